@@ -1,0 +1,41 @@
+/**
+ * config/defaults — every default in one place (README's config reference and
+ * config/reference.yaml quote these).
+ */
+export const DEFAULTS = Object.freeze({
+  health: {
+    enabled: true,
+    path: '/healthz',
+    intervalMs: 1000,
+    timeoutMs: 500,
+    rise: 2,
+    fall: 2,
+    expectStatus: '200-399',
+  },
+  passive: { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000 },
+  balance: 'round-robin' as const,
+  hashKey: 'ip',
+  weight: 1,
+  proxy: {
+    poolHeader: 'x-switchyard-pool',
+    connectTimeoutMs: 5_000,
+    firstByteTimeoutMs: 60_000,
+    idleTimeoutMs: 60_000,
+    retries: 2,
+    maxConnectionsPerServer: 512,
+    upstreamKeepAliveMs: 4_000,
+    clientKeepAliveMs: 5_000,
+    clientHeadersTimeoutMs: 30_000,
+    trustForwardedHeaders: false,
+  },
+  drainTimeoutMs: 30_000,
+  maintenance: {
+    enabled: false,
+    retryAfterSeconds: 120,
+    page:
+      '<!doctype html><html><head><meta charset="utf-8"><title>Down for maintenance</title></head>' +
+      '<body><h1>Down for maintenance</h1><p>We will be back shortly.</p></body></html>\n',
+  },
+  log: { level: 'info', access: 'off' as const, sampleRate: 0.01 },
+  shutdownTimeoutMs: 10_000,
+});

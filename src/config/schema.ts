@@ -1,0 +1,148 @@
+/**
+ * config/schema — the one JSON Schema of switchyard.yaml (TypeBox), from which
+ * the input types are derived. Unknown keys are errors everywhere
+ * (additionalProperties: false) so a typo never passes silently. Defaults live
+ * in config/defaults.ts and are applied by config/load.ts.
+ */
+import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
+
+/** StringEnum — a string limited to a list (one clear ajv error instead of an anyOf cascade). */
+function StringEnum<const T extends readonly string[]>(values: T): TUnsafe<T[number]> {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values] });
+}
+
+const HostPort = Type.String({ format: 'hostport' });
+const PositiveMs = Type.Integer({ minimum: 1, maximum: 86_400_000 });
+const PoolName = '^[A-Za-z][A-Za-z0-9_-]{0,62}$';
+
+export const HealthSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    path: Type.Optional(Type.String({ pattern: '^/' })),
+    intervalMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 3_600_000 })),
+    timeoutMs: Type.Optional(PositiveMs),
+    rise: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    fall: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    expectStatus: Type.Optional(Type.String({ format: 'statusranges' })),
+    host: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const PassiveSchema = Type.Object(
+  {
+    consecutiveFailures: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+    baseEjectionMs: Type.Optional(PositiveMs),
+    maxEjectionMs: Type.Optional(PositiveMs),
+  },
+  { additionalProperties: false },
+);
+
+export const ServerSchema = Type.Object(
+  {
+    address: HostPort,
+    id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' })),
+    weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+    maxInflight: Type.Optional(Type.Integer({ minimum: 1 })),
+    health: Type.Optional(HealthSchema),
+  },
+  { additionalProperties: false },
+);
+
+export const PoolSchema = Type.Object(
+  {
+    balance: Type.Optional(
+      StringEnum(['round-robin', 'least-conn', 'p2c', 'hash'] as const),
+    ),
+    hashKey: Type.Optional(Type.String({ format: 'hashkey' })),
+    servers: Type.Array(ServerSchema, { minItems: 1 }),
+    health: Type.Optional(HealthSchema),
+    passive: Type.Optional(PassiveSchema),
+    /** Requests/s this pool can carry alone; used for the capacity warning. */
+    capacityRps: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    listen: Type.Object(
+      {
+        http: HostPort,
+        admin: HostPort,
+        preview: Type.Optional(HostPort),
+      },
+      { additionalProperties: false },
+    ),
+    admin: Type.Optional(
+      Type.Object(
+        {
+          token: Type.Optional(Type.String({ minLength: 1 })),
+          openMetrics: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    state: Type.Optional(
+      Type.Object({ file: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    ),
+    live: Type.String({ pattern: PoolName }),
+    pools: Type.Record(Type.String({ pattern: PoolName }), PoolSchema, {
+      minProperties: 1,
+    }),
+    health: Type.Optional(HealthSchema),
+    passive: Type.Optional(PassiveSchema),
+    proxy: Type.Optional(
+      Type.Object(
+        {
+          poolHeader: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]*$' })),
+          connectTimeoutMs: Type.Optional(PositiveMs),
+          firstByteTimeoutMs: Type.Optional(PositiveMs),
+          idleTimeoutMs: Type.Optional(PositiveMs),
+          retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
+          maxConnectionsPerServer: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          upstreamKeepAliveMs: Type.Optional(PositiveMs),
+          clientKeepAliveMs: Type.Optional(PositiveMs),
+          clientHeadersTimeoutMs: Type.Optional(PositiveMs),
+          trustForwardedHeaders: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    drain: Type.Optional(
+      Type.Object({ timeoutMs: Type.Optional(PositiveMs) }, { additionalProperties: false }),
+    ),
+    maintenance: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          page: Type.Optional(Type.String({ minLength: 1 })),
+          retryAfterSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    log: Type.Optional(
+      Type.Object(
+        {
+          level: Type.Optional(
+            StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+          ),
+          access: Type.Optional(StringEnum(['off', 'on', 'sampled'] as const)),
+          sampleRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    shutdown: Type.Optional(
+      Type.Object({ timeoutMs: Type.Optional(PositiveMs) }, { additionalProperties: false }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** ConfigInput — the config as written in YAML (optional keys still optional). */
+export type ConfigInput = Static<typeof ConfigSchema>;
+export type HealthInput = Static<typeof HealthSchema>;
+export type PassiveInput = Static<typeof PassiveSchema>;
+export type PoolInput = Static<typeof PoolSchema>;
