@@ -1,0 +1,224 @@
+/**
+ * app — the composition root: builds pools, router, health checks, metrics,
+ * the proxy listeners and the admin API, and owns the start/stop order.
+ *
+ * Start: restore state → start health checks → bind proxy listeners → bind
+ * admin. Stop: refuse new proxy requests → stop accepting → wait for in-flight
+ * requests (bounded by shutdown.timeoutMs) → cut what is left → stop health →
+ * close upstream pools → flush state and logs.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildAdminServer } from './admin/server.js';
+import type { HostPort, SwitchyardConfig } from './config/types.js';
+import { EventBus } from './events.js';
+import { ActiveHealthChecker } from './health/active.js';
+import { PassiveEjector } from './health/passive.js';
+import { createLogger, flushLogs, type Logger } from './log.js';
+import { Metrics } from './metrics/metrics.js';
+import { DrainTracker } from './pools/drain.js';
+import { ServerPool } from './pools/pool.js';
+import type { ProxyContext } from './proxy/context.js';
+import { ProxyHandler } from './proxy/handler.js';
+import { Router } from './routing/router.js';
+import { FileStateStore } from './state/file-store.js';
+import type { StateStore } from './state/types.js';
+
+/** AppOptions — how to build an app beyond its config. */
+export interface AppOptions {
+  readonly log?: Logger;
+  /** Override the state store (tests); default: a FileStateStore when state.file is set. */
+  readonly store?: StateStore;
+  /** Register process metrics (default true). */
+  readonly defaultMetrics?: boolean;
+}
+
+/** Addresses — where each listener actually bound (ports resolved when 0 was asked). */
+export interface Addresses {
+  readonly http: string;
+  readonly admin: string;
+  readonly preview: string | undefined;
+}
+
+/** App — a running (or startable) Switchyard. */
+export interface App {
+  readonly config: SwitchyardConfig;
+  readonly router: Router;
+  readonly bus: EventBus;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly admin: FastifyInstance;
+  /** Valid after start(). */
+  readonly addresses: Addresses;
+  start(): Promise<void>;
+  /** Graceful stop; resolves true when every in-flight request finished in time. */
+  stop(): Promise<boolean>;
+}
+
+/** createApp — build everything; nothing listens until start(). */
+export async function createApp(config: SwitchyardConfig, options: AppOptions = {}): Promise<App> {
+  const log = options.log ?? createLogger(config.log.level);
+  const bus = new EventBus();
+  const pools = config.pools.map((p) => new ServerPool(p, config.proxy));
+  for (const pool of pools) {
+    const poolLog = log.child({ component: 'health', pool: pool.name });
+    pool.observe({
+      health: (server, healthy, reason) => bus.emit('health', pool.name, server.id, healthy, reason),
+      ejection: (server, ejected, reason) => {
+        if (ejected) poolLog.warn({ server: server.id, reason }, 'server ejected after consecutive failures');
+        else poolLog.info({ server: server.id, reason }, 'server re-admitted');
+        bus.emit('ejection', pool.name, server.id, ejected, reason);
+      },
+    });
+    for (const server of pool.servers) {
+      server.passive = new PassiveEjector(pool.config.passive, (ejected, reason) => server.ejectionChanged(ejected, reason));
+    }
+  }
+  const store = options.store ?? (config.state.file === undefined ? undefined : new FileStateStore(config.state.file));
+  const router = new Router({
+    pools,
+    initialLive: config.live,
+    initialMaintenance: config.maintenance.enabled,
+    store,
+    bus,
+    log: log.child({ component: 'router' }),
+  });
+  const drains = new DrainTracker(pools, bus, log.child({ component: 'drain' }), config.drain.timeoutMs);
+  const metrics = new Metrics(router, bus, { defaultMetrics: options.defaultMetrics });
+  const audit = log.child({ component: 'audit' });
+  bus.on('routing', (snap, prev, change) => {
+    audit.info({ action: change.action, who: change.who, generation: snap.generation, live: snap.state.live, weights: snap.state.weights, maintenance: snap.maintenance, ...change.detail, previousGeneration: prev?.generation }, `routing ${change.action}`);
+  });
+  bus.on('warning', (code, message, detail) => audit.warn({ code, ...detail }, message));
+  const health = new ActiveHealthChecker(
+    pools.flatMap((p) => p.servers),
+    { logger: log.child({ component: 'health' }) },
+  );
+
+  const accessLog = config.log.access === 'off' ? 0 : config.log.access === 'on' ? 1 : config.log.sampleRate;
+  const unrouted = metrics.poolStats('');
+  const proxyLog = log.child({ component: 'proxy' });
+  const makeHandler = (kind: 'public' | 'preview'): ProxyHandler => {
+    const ctx: ProxyContext = {
+      kind,
+      proto: 'http',
+      poolHeader: config.proxy.poolHeader,
+      trustForwarded: config.proxy.trustForwardedHeaders,
+      maxAttempts: 1 + config.proxy.retries,
+      accessLog,
+      log: proxyLog,
+      maintenancePage: Buffer.from(config.maintenance.page),
+      retryAfterSeconds: config.maintenance.retryAfterSeconds,
+    };
+    return new ProxyHandler(router, ctx, unrouted);
+  };
+  const listeners: { kind: 'public' | 'preview'; bind: HostPort; handler: ProxyHandler; server: Server }[] = [];
+  const addListener = (kind: 'public' | 'preview', bind: HostPort): void => {
+    const handler = makeHandler(kind);
+    const server = createServer(
+      {
+        keepAliveTimeout: config.proxy.clientKeepAliveMs,
+        headersTimeout: config.proxy.clientHeadersTimeoutMs,
+        // Uploads and long downloads may legitimately take long; idle sockets are cut by `timeout` below.
+        requestTimeout: 0,
+      },
+      handler.onRequest,
+    );
+    server.timeout = Math.max(config.proxy.idleTimeoutMs, config.proxy.firstByteTimeoutMs) + 1000;
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable || err.code === 'ECONNRESET') {
+        socket.destroy();
+        return;
+      }
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    });
+    listeners.push({ kind, bind, handler, server });
+  };
+  addListener('public', config.listen.http);
+  if (config.listen.preview !== undefined) addListener('preview', config.listen.preview);
+
+  let ready = false;
+  const admin = await buildAdminServer({
+    router,
+    drains,
+    metrics,
+    log,
+    token: config.admin.token,
+    openMetrics: config.admin.openMetrics,
+    isReady: () => ready,
+  });
+
+  let addresses: Addresses | undefined;
+  let stopping: Promise<boolean> | undefined;
+
+  const app: App = {
+    config,
+    router,
+    bus,
+    metrics,
+    log,
+    admin,
+    get addresses(): Addresses {
+      if (addresses === undefined) throw new Error('app not started');
+      return addresses;
+    },
+    async start(): Promise<void> {
+      const restored = await router.restore();
+      log.info({ generation: router.current.generation, live: router.current.state.live, restored: restored.restored, problem: restored.problem }, 'routing state loaded');
+      health.start();
+      const bound: Record<string, string> = {};
+      for (const l of listeners) {
+        await listen(l.server, l.bind);
+        bound[l.kind] = formatAddress(l.server.address() as AddressInfo);
+      }
+      await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
+      const adminAddr = admin.server.address() as AddressInfo;
+      addresses = { http: bound.public as string, preview: bound.preview, admin: formatAddress(adminAddr) };
+      log.info({ ...addresses }, 'switchyard listening');
+      void health.ready().then(() => {
+        ready = true;
+      });
+    },
+    stop(): Promise<boolean> {
+      stopping ??= (async () => {
+        log.info({ inflight: pools.reduce((n, p) => n + p.inflight, 0) }, 'shutting down: finishing in-flight requests');
+        for (const l of listeners) {
+          l.handler.close();
+          l.server.close();
+          l.server.closeIdleConnections();
+        }
+        const deadline = config.shutdown.timeoutMs;
+        const finished = (await Promise.all(pools.map((p) => p.waitIdle(deadline)))).every(Boolean);
+        if (!finished) log.warn({ inflight: pools.reduce((n, p) => n + p.inflight, 0) }, 'shutdown deadline reached; cutting remaining requests');
+        for (const l of listeners) l.server.closeAllConnections();
+        await health.stop();
+        await Promise.all(pools.map((p) => p.close(!finished)));
+        await router.flush();
+        await store?.close();
+        await admin.close();
+        log.info({ clean: finished }, 'switchyard stopped');
+        await flushLogs(log);
+        return finished;
+      })();
+      return stopping;
+    },
+  };
+  return app;
+}
+
+function listen(server: Server, bind: HostPort): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(new Error(`cannot listen on ${bind.host}:${bind.port}: ${err.message}`));
+    server.once('error', onError);
+    server.listen(bind.port, bind.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function formatAddress(a: AddressInfo): string {
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}

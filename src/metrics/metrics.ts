@@ -1,0 +1,180 @@
+/**
+ * metrics — every Prometheus metric Switchyard exports, on one registry per
+ * app (so tests can run several apps in one process). Counters on the hot path
+ * are labelled children resolved once per server/pool; gauges are computed at
+ * scrape time in collect(), never kept up to date by timers. Event counters
+ * (switches, health flips, ejections, drains) subscribe to the event bus.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EventBus } from '../events.js';
+import type { ServerPool } from '../pools/pool.js';
+import type { UpstreamServer } from '../pools/server.js';
+import { STATUS_CLASSES, type PoolStats, type ServerStats, type Incrementable } from '../pools/stats.js';
+import type { Router } from '../routing/router.js';
+
+const P = 'switchyard_';
+
+/** Metrics — the registry and every metric. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #requests = new Counter({
+    name: `${P}requests_total`,
+    help: 'Proxied requests answered, by pool, server and status class (server is empty when none was picked).',
+    labelNames: ['pool', 'server', 'code_class'] as const,
+    registers: [this.registry],
+  });
+  readonly #duration = new Histogram({
+    name: `${P}request_duration_seconds`,
+    help: 'Time from request arrival to the end of the response, by pool.',
+    labelNames: ['pool'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly #upstreamErrors = new Counter({
+    name: `${P}upstream_errors_total`,
+    help: 'Failed upstream attempts by pool, server and kind (connect, timeout, reset, protocol, other).',
+    labelNames: ['pool', 'server', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly #retries = new Counter({
+    name: `${P}retries_total`,
+    help: 'Requests re-sent to another server of the same pool after a safe-to-retry failure.',
+    labelNames: ['pool'] as const,
+    registers: [this.registry],
+  });
+  readonly #clientAborts = new Counter({
+    name: `${P}client_aborts_total`,
+    help: 'Requests the client abandoned before the response completed.',
+    labelNames: ['pool'] as const,
+    registers: [this.registry],
+  });
+  readonly #switches = new Counter({
+    name: `${P}switches_total`,
+    help: 'Routing changes that moved traffic between pools, by action (switch, rollback, weights).',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+  readonly #healthTransitions = new Counter({
+    name: `${P}health_transitions_total`,
+    help: 'Active health check verdict changes, by pool, server and new state (up, down).',
+    labelNames: ['pool', 'server', 'to'] as const,
+    registers: [this.registry],
+  });
+  readonly #ejections = new Counter({
+    name: `${P}ejections_total`,
+    help: 'Passive ejections after consecutive failures, by pool and server.',
+    labelNames: ['pool', 'server'] as const,
+    registers: [this.registry],
+  });
+  readonly #drainDuration = new Histogram({
+    name: `${P}drain_duration_seconds`,
+    help: 'Time a pool took to drain its in-flight requests after leaving the live set.',
+    labelNames: ['pool', 'complete'] as const,
+    buckets: [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly #warnings = new Counter({
+    name: `${P}capacity_warnings_total`,
+    help: 'Switches to a pool with fewer usable servers than the pool it replaced.',
+    registers: [this.registry],
+  });
+
+  constructor(router: Router, bus: EventBus, options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    const pools = router.pools;
+    const gauge = (name: string, help: string, labelNames: readonly string[], collect: (g: Gauge<string>) => void): void => {
+      new Gauge({
+        name: `${P}${name}`,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          collect(this);
+        },
+      });
+    };
+    gauge('inflight_requests', 'Requests in flight, by pool.', ['pool'], (g) => {
+      for (const p of pools) g.set({ pool: p.name }, p.inflight);
+    });
+    gauge('server_inflight_requests', 'Requests in flight, by pool and server.', ['pool', 'server'], (g) => {
+      for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.inflight);
+    });
+    gauge('pool_live', '1 when the pool has weight > 0 in the routing snapshot.', ['pool'], (g) => {
+      const snap = router.current;
+      for (const p of pools) g.set({ pool: p.name }, snap.isLive(p.name) ? 1 : 0);
+    });
+    gauge('pool_weight', 'The pool weight in the routing snapshot.', ['pool'], (g) => {
+      const w = router.current.state.weights;
+      for (const p of pools) g.set({ pool: p.name }, w[p.name] ?? 0);
+    });
+    gauge('pool_usable_servers', 'Servers that can take new requests (healthy, not ejected, ready, weight > 0).', ['pool'], (g) => {
+      for (const p of pools) g.set({ pool: p.name }, p.usableCount);
+    });
+    gauge('server_healthy', '1 when the active health check reports the server healthy.', ['pool', 'server'], (g) => {
+      for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.healthy ? 1 : 0);
+    });
+    gauge('server_ejected', '1 while the server is passively ejected.', ['pool', 'server'], (g) => {
+      for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.ejected ? 1 : 0);
+    });
+    gauge('server_usable', '1 when the server can take new requests.', ['pool', 'server'], (g) => {
+      for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.usable ? 1 : 0);
+    });
+    gauge('routing_generation', 'Generation of the routing snapshot in force.', [], (g) => g.set(router.current.generation));
+    gauge('maintenance', '1 while maintenance mode is on.', [], (g) => g.set(router.current.maintenance ? 1 : 0));
+
+    bus.on('routing', (_snap, prev, change) => {
+      if (prev !== undefined && (change.action === 'switch' || change.action === 'rollback' || change.action === 'weights')) {
+        this.#switches.inc({ action: change.action });
+      }
+    });
+    bus.on('health', (pool, server, healthy) => this.#healthTransitions.inc({ pool, server, to: healthy ? 'up' : 'down' }));
+    bus.on('ejection', (pool, server, ejected) => {
+      if (ejected) this.#ejections.inc({ pool, server });
+    });
+    bus.on('drained', (pool, ms, complete) => this.#drainDuration.observe({ pool, complete: String(complete) }, ms / 1000));
+    bus.on('warning', (code) => {
+      if (code === 'capacity') this.#warnings.inc();
+    });
+    for (const p of pools) {
+      p.stats = this.poolStats(p.name);
+      for (const s of p.servers) s.stats = this.serverStats(p, s);
+    }
+  }
+
+  /** poolStats — resolved children for one pool ('' for requests no pool took). */
+  poolStats(pool: string): PoolStats {
+    return {
+      localRequests: STATUS_CLASSES.map((c) => this.#requests.labels({ pool, server: '', code_class: c })),
+      duration: this.#duration.labels({ pool }),
+      retries: this.#retries.labels({ pool }),
+      clientAborts: this.#clientAborts.labels({ pool }),
+    };
+  }
+
+  /** serverStats — resolved children for one server. */
+  serverStats(pool: ServerPool, server: UpstreamServer): ServerStats {
+    const errors = new Map<string, Incrementable>();
+    const counter = this.#upstreamErrors;
+    return {
+      requests: STATUS_CLASSES.map((c) => this.#requests.labels({ pool: pool.name, server: server.id, code_class: c })),
+      upstreamError(kind: string): void {
+        let child = errors.get(kind);
+        if (child === undefined) {
+          child = counter.labels({ pool: pool.name, server: server.id, kind });
+          errors.set(kind, child);
+        }
+        child.inc();
+      },
+    };
+  }
+
+  /** render — the Prometheus text exposition. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

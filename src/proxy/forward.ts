@@ -1,0 +1,257 @@
+/**
+ * proxy/forward — one proxied request: an `Exchange` is both the per-request
+ * context and the undici dispatch handler, so a request costs one object and
+ * no closures. Response bytes go straight from undici's onData into
+ * `res.write`; a false return pauses the upstream socket until the client
+ * drains (backpressure both ways: undici reads the request body as the
+ * upstream accepts it).
+ *
+ * Listeners on `res` are module-level functions that find their Exchange
+ * through a symbol-keyed slot, instead of closures allocated per request.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { classifyUpstreamError, ERROR_CATALOGUE, upstreamErrorKind, type ErrorCode } from '../errors.js';
+import type { PickContext } from '../balancers/types.js';
+import type { ServerPool } from '../pools/pool.js';
+import type { UpstreamServer } from '../pools/server.js';
+import { statusClassIndex } from '../pools/stats.js';
+import { downstreamHeaders, IDEMPOTENT_METHODS, upstreamHeaders } from './headers.js';
+import { shouldRetry } from './retry.js';
+import { sendLocal } from './status.js';
+import type { ProxyContext } from './context.js';
+
+const kExchange = Symbol('switchyard.exchange');
+
+interface ResponseWithExchange extends ServerResponse {
+  [kExchange]?: Exchange;
+}
+
+function onResponseDrain(this: ResponseWithExchange): void {
+  this[kExchange]?.resumeUpstream();
+}
+
+function onResponseClose(this: ResponseWithExchange): void {
+  const ex = this[kExchange];
+  if (ex !== undefined && !this.writableFinished) ex.clientClosed();
+}
+
+/** Exchange — one client request, its upstream attempts, and its answer. */
+export class Exchange implements Dispatcher.DispatchHandler, PickContext {
+  readonly req: IncomingMessage;
+  readonly res: ResponseWithExchange;
+  readonly pool: ServerPool;
+  readonly ctx: ProxyContext;
+  readonly headers: IncomingMessage['headers'];
+  readonly remoteAddress: string | undefined;
+  readonly startedAt: number;
+  server: UpstreamServer | undefined;
+  #tried: UpstreamServer[] | undefined;
+  #attempts = 0;
+  #upstreamHeaders: string[] | undefined;
+  #bodyless: boolean;
+  #requestSent = false;
+  #responseStarted = false;
+  #clientGone = false;
+  #finished = false;
+  #inflight = false;
+  #abort: ((err?: Error) => void) | undefined;
+  #resume: (() => void) | undefined;
+  #status = 0;
+
+  constructor(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, pool: ServerPool) {
+    this.ctx = ctx;
+    this.req = req;
+    this.res = res as ResponseWithExchange;
+    this.pool = pool;
+    this.headers = req.headers;
+    this.remoteAddress = req.socket.remoteAddress;
+    this.startedAt = performance.now();
+    const h = req.headers;
+    this.#bodyless = h['transfer-encoding'] === undefined && (h['content-length'] === undefined || h['content-length'] === '0');
+  }
+
+  /** start — first attempt on `server` (already picked by the pool). */
+  start(server: UpstreamServer): void {
+    const res = this.res;
+    res[kExchange] = this;
+    res.on('drain', onResponseDrain);
+    res.on('close', onResponseClose);
+    this.#attempt(server);
+  }
+
+  #attempt(server: UpstreamServer): void {
+    this.server = server;
+    this.#attempts++;
+    this.#requestSent = false;
+    this.#abort = undefined;
+    this.pool.begin(server);
+    this.#inflight = true;
+    const req = this.req;
+    const ctx = this.ctx;
+    this.#upstreamHeaders ??= upstreamHeaders(req.rawHeaders, {
+      clientIp: this.remoteAddress ?? '',
+      proto: ctx.proto,
+      poolHeader: ctx.poolHeader,
+      pool: this.pool.name,
+      trustForwarded: ctx.trustForwarded,
+    });
+    server.dispatcher.dispatch(
+      {
+        path: requestPath(req.url),
+        method: req.method ?? 'GET',
+        headers: this.#upstreamHeaders,
+        body: this.#bodyless ? null : req,
+      },
+      this,
+    );
+  }
+
+  // --- undici handler (legacy callback API: undici 7's native, zero-wrapper form) ---
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.#clientGone) {
+      abort();
+      return;
+    }
+    this.#abort = abort;
+    this.#requestSent = true;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true; // interim responses are not relayed (Node answered 100-continue itself)
+    this.#responseStarted = true;
+    this.#status = statusCode;
+    this.#resume = resume;
+    const headers = downstreamHeaders(rawHeaders);
+    if (statusText) this.res.writeHead(statusCode, statusText, headers);
+    else this.res.writeHead(statusCode, headers);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+
+  onComplete(): void {
+    this.res.end();
+    this.#finish(this.#status, true);
+  }
+
+  onError(err: Error): void {
+    if (this.#finished) return;
+    const server = this.server as UpstreamServer;
+    if (this.#clientGone) {
+      this.#finish(499, false);
+      return;
+    }
+    const code = classifyUpstreamError(err, this.#requestSent);
+    server.stats.upstreamError(upstreamErrorKind(code));
+    server.passive?.recordFailure(code);
+    if (this.ctx.log.isLevelEnabled('debug')) {
+      this.ctx.log.debug({ pool: this.pool.name, server: server.id, code, err: err.message, attempt: this.#attempts }, 'upstream attempt failed');
+    }
+    if (
+      shouldRetry(code, {
+        attempts: this.#attempts,
+        maxAttempts: this.ctx.maxAttempts,
+        requestSent: this.#requestSent,
+        responseStarted: this.#responseStarted,
+        clientGone: this.#clientGone,
+        idempotent: IDEMPOTENT_METHODS.has(this.req.method ?? 'GET'),
+        bodyless: this.#bodyless,
+      })
+    ) {
+      (this.#tried ??= []).push(server);
+      const next = this.pool.pickExcluding(this, this.#tried);
+      if (next !== undefined) {
+        this.#endAttempt();
+        this.pool.stats.retries.inc();
+        this.#attempt(next);
+        return;
+      }
+    }
+    if (this.#responseStarted) {
+      // Headers already went out: the only honest signal left is a cut connection.
+      this.res.destroy();
+      this.#finish(this.#status, false, code);
+    } else {
+      this.#finish(sendLocal(this.res, code), false, code);
+    }
+  }
+
+  // --- downstream events ---
+
+  /** resumeUpstream — the client drained; let undici read from the upstream again. */
+  resumeUpstream(): void {
+    this.#resume?.();
+  }
+
+  /** clientClosed — the client went away before the response completed. */
+  clientClosed(): void {
+    if (this.#finished || this.#clientGone) return;
+    this.#clientGone = true;
+    if (this.#abort !== undefined) this.#abort();
+    // Without an abort handle undici has not written yet; onConnect will abort it.
+  }
+
+  #endAttempt(): void {
+    if (this.#inflight) {
+      this.#inflight = false;
+      this.pool.end(this.server as UpstreamServer);
+    }
+  }
+
+  #finish(status: number, upstreamAnswered: boolean, code?: ErrorCode): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#endAttempt();
+    const server = this.server as UpstreamServer;
+    const res = this.res;
+    res[kExchange] = undefined;
+    res.off('drain', onResponseDrain);
+    res.off('close', onResponseClose);
+    if (upstreamAnswered) {
+      if (status >= 500) server.passive?.recordFailure(`status ${status}`);
+      else server.passive?.recordSuccess();
+    }
+    if (status !== 499) server.stats.requests[statusClassIndex(status)]!.inc();
+    else this.pool.stats.clientAborts.inc();
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    this.pool.stats.duration.observe(seconds);
+    if (this.ctx.accessLog !== 0 && (this.ctx.accessLog === 1 || Math.random() < this.ctx.accessLog)) {
+      this.ctx.log.info(
+        {
+          access: true,
+          method: this.req.method,
+          url: this.req.url,
+          status,
+          pool: this.pool.name,
+          server: server.id,
+          attempts: this.#attempts,
+          ms: Math.round(seconds * 1e6) / 1e3,
+          client: this.remoteAddress,
+          error: code === undefined ? undefined : code,
+          errorText: code === undefined ? undefined : ERROR_CATALOGUE[code].description,
+        },
+        'request',
+      );
+    }
+  }
+}
+
+/**
+ * requestPath — the origin-form path for undici. Absolute-form request targets
+ * (`GET http://host/x`) are reduced to their path; anything else that does not
+ * start with "/" (e.g. `OPTIONS *`) is sent as "/" plus the target.
+ */
+function requestPath(url: string | undefined): string {
+  if (url === undefined || url === '') return '/';
+  if (url.charCodeAt(0) === 47 /* / */) return url;
+  try {
+    const u = new URL(url);
+    return `${u.pathname}${u.search}`;
+  } catch {
+    return `/${url === '*' ? '' : url}`;
+  }
+}
