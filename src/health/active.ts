@@ -39,10 +39,6 @@ interface Entry {
 
 const silentLogger: HealthLogger = { info() {}, warn() {}, debug() {} };
 
-function errorReason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** ±10% around the interval. */
 function jittered(intervalMs: number): number {
   return intervalMs * (0.9 + Math.random() * 0.2);
@@ -127,7 +123,8 @@ export class ActiveHealthChecker {
     for (const controller of controllers) controller.abort();
     const loops = this.#loops;
     this.#loops = [];
-    // Loops never reject (#run catches everything), so Promise.all cannot short-circuit.
+    // Loops do not reject (probe and setHealthy errors are caught, sleep never rejects),
+    // so Promise.all waits for every loop rather than short-circuiting.
     this.#stopping = Promise.all(loops).then(() => {
       // Nothing will probe any more: release ready() waiters rather than leave them hanging.
       this.#resolveReady();
@@ -167,7 +164,7 @@ export class ActiveHealthChecker {
       // The Probe contract says never reject; if one does anyway it is a failed
       // observation, not a dead loop.
       this.#logger.warn({ pool: target.pool, server: target.id, err }, 'health probe threw; counted as a failure');
-      return { ok: false, reason: `probe error: ${errorReason(err)}`, durationMs: 0 };
+      return { ok: false, reason: `probe error: ${err instanceof Error ? err.message : String(err)}`, durationMs: 0 };
     }
   }
 

@@ -35,13 +35,22 @@ export async function routingRoutes(app: FastifyInstance, ctx: AdminContext): Pr
     return { ...result, ...(await waitDrained(ctx, result, req.body.wait)) };
   });
 
-  app.post<{ Body: RollbackBody | undefined }>('/api/v1/rollback', { schema: { body: RollbackBody } }, async (req) => {
+  app.post<{ Body: RollbackBody }>(
+    '/api/v1/rollback',
+    {
+      schema: { body: RollbackBody },
+      // `curl -X POST …/rollback` with no body at all means "no options".
+      preValidation: async (req) => {
+        if (req.body === undefined || req.body === null) req.body = {};
+      },
+    },
+    async (req) => {
     const result = await ctx.router.rollback({
-      force: req.body?.force,
+      force: req.body.force,
       expectGeneration: expectedGeneration(req),
       who: who(req),
     });
-    return { ...result, ...(await waitDrained(ctx, result, req.body?.wait)) };
+    return { ...result, ...(await waitDrained(ctx, result, req.body.wait)) };
   });
 
   app.put<{ Body: WeightsBody }>('/api/v1/weights', { schema: { body: WeightsBody } }, async (req) => {
