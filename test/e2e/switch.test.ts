@@ -9,7 +9,12 @@ t.test('routes to the live pool and switches atomically under concurrent load wi
   const ups = await Promise.all(['blue-1', 'blue-2', 'green-1', 'green-2'].map((n) => startUpstream(n)));
   t.teardown(() => Promise.all(ups.map((u) => u.close())));
   const [b1, b2, g1, g2] = ups as [typeof ups[0], typeof ups[0], typeof ups[0], typeof ups[0]];
-  const sy = await startSwitchyard(t, { blue: { servers: [b1.address, b2.address] }, green: { servers: [g1.address, g2.address] } });
+  // Health probes share the two cores with the load below: give them room so a slow probe is not a failure.
+  const sy = await startSwitchyard(
+    t,
+    { blue: { servers: [b1.address, b2.address] }, green: { servers: [g1.address, g2.address] } },
+    { health: { intervalMs: 1000, timeoutMs: 1000, rise: 1, fall: 3 } },
+  );
 
   const first = await request(`${sy.url}/`);
   t.match(first.body, /^blue-/, 'blue is live at start');

@@ -52,7 +52,8 @@ export async function startSwitchyard(
     state: { file: stateFile },
     live: Object.keys(pools)[0],
     pools: poolEntries,
-    health: { intervalMs: 50, timeoutMs: 40, rise: 1, fall: 1 },
+    // Fast enough for tests that wait on health flips, slack enough not to flap on a loaded 2-core CI box.
+    health: { intervalMs: 100, timeoutMs: 100, rise: 1, fall: 2 },
     log: { level: 'silent' },
     ...extra,
   };
