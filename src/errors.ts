@@ -40,6 +40,8 @@ export const ERROR_CATALOGUE = {
   SY_ERR_STALE_GENERATION: { source: 'admin', retryable: false, statusCode: 412, description: 'If-Match named a generation that is no longer current' },
   SY_ERR_BAD_REQUEST: { source: 'admin', retryable: false, statusCode: 400, description: 'the admin request body or parameters are malformed' },
   SY_ERR_UNAUTHORIZED: { source: 'admin', retryable: false, statusCode: 401, description: 'missing or wrong bearer token' },
+  SY_ERR_NOT_FOUND: { source: 'admin', retryable: false, statusCode: 404, description: 'no admin API route has that method and path' },
+  SY_ERR_NOT_READY: { source: 'admin', retryable: false, statusCode: 503, description: 'GET /readyz before the listeners are bound and the first health checks are in' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

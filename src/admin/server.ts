@@ -1,9 +1,10 @@
 /**
  * admin/server — the fastify instance of the admin API (no listen here; app.ts
- * binds it). Every /api/ route needs the bearer token; /metrics too unless
- * admin.openMetrics. Every error is JSON {error, message} with the right
- * status, and a refused call changes nothing (validation runs before any
- * handler; the router checks before it writes).
+ * binds it). Every route but /healthz and /readyz needs the bearer token
+ * (/metrics is open with admin.openMetrics; unknown paths need it too). Every
+ * error is JSON {error, message} with the right status, and a refused call
+ * changes nothing (validation runs before any handler; the router checks
+ * before it writes).
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ERROR_CATALOGUE, SwitchyardError } from '../errors.js';
@@ -12,6 +13,9 @@ import type { AdminContext } from './context.js';
 import { routingRoutes } from './routes/routing.js';
 import { serverRoutes } from './routes/servers.js';
 import { stateRoutes } from './routes/state.js';
+
+/** OPEN_ROUTES — routes answered without the token (liveness and readiness probes). */
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
 
 /** buildAdminServer — the configured fastify instance (call .listen or .inject on it). */
 export async function buildAdminServer(ctx: AdminContext): Promise<FastifyInstance> {
@@ -26,8 +30,13 @@ export async function buildAdminServer(ctx: AdminContext): Promise<FastifyInstan
 
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url;
-    const needsToken = path.startsWith('/api/') || (path.startsWith('/metrics') && !ctx.openMetrics);
-    if (needsToken && !auth.allows(req.headers.authorization)) {
+    // Decide on the route fastify matched, never on the raw URL: the router
+    // decodes percent-escapes, so `/%61pi/v1/switch` runs the /api/v1/switch
+    // handler while failing a `startsWith('/api/')` test. Deny by default:
+    // only the probes (and /metrics with admin.openMetrics) are open.
+    const route = req.routeOptions.url;
+    const open = route !== undefined && (OPEN_ROUTES.has(route) || (route === '/metrics' && ctx.openMetrics));
+    if (!open && !auth.allows(req.headers.authorization)) {
       ctx.log.warn({ component: 'admin', ip: req.ip, method: req.method, url: path }, 'admin call refused: bad or missing token');
       void reply.header('www-authenticate', 'Bearer realm="switchyard"');
       return reply.code(401).send({ error: 'SY_ERR_UNAUTHORIZED', message: 'missing or wrong bearer token' });

@@ -196,8 +196,12 @@ export function resolveConfig(data: unknown, source: string, env: NodeJS.Process
     const servers: ServerConfig[] = p.servers.map((s, i) => {
       const hp = parseHostPort(s.address) as HostPort;
       const id = s.id ?? s.address;
-      if (ids.has(id)) issues.push({ path: `pools.${name}.servers[${i}].id`, message: `duplicate server id "${id}" in pool ${name}` });
-      if (addresses.has(s.address)) issues.push({ path: `pools.${name}.servers[${i}].address`, message: `duplicate address ${s.address} in pool ${name}` });
+      const duplicateAddress = addresses.has(s.address);
+      if (duplicateAddress) issues.push({ path: `pools.${name}.servers[${i}].address`, message: `duplicate address ${s.address} in pool ${name}` });
+      // An id defaulted from a duplicate address is the same mistake: report it once, at the key that was written.
+      if (ids.has(id) && (s.id !== undefined || !duplicateAddress)) {
+        issues.push({ path: `pools.${name}.servers[${i}].id`, message: `duplicate server id "${id}" in pool ${name}` });
+      }
       ids.add(id);
       addresses.add(s.address);
       return {
@@ -211,7 +215,9 @@ export function resolveConfig(data: unknown, source: string, env: NodeJS.Process
       };
     });
     const passive = resolvePassive(p.passive, globalPassive);
-    if (passive.maxEjectionMs < passive.baseEjectionMs) {
+    // Inherited values are checked (and reported) at the top-level `passive` below.
+    const setHere = p.passive?.baseEjectionMs !== undefined || p.passive?.maxEjectionMs !== undefined;
+    if (setHere && passive.maxEjectionMs < passive.baseEjectionMs) {
       issues.push({ path: `pools.${name}.passive.maxEjectionMs`, message: 'must be >= baseEjectionMs' });
     }
     pools.push({
@@ -224,9 +230,13 @@ export function resolveConfig(data: unknown, source: string, env: NodeJS.Process
     });
   }
   for (const pool of pools) {
+    const p = input.pools[pool.name]!;
     for (const [i, s] of pool.servers.entries()) {
       if (s.health.timeoutMs > s.health.intervalMs && s.health.enabled) {
-        issues.push({ path: `pools.${pool.name}.servers[${i}].health.timeoutMs`, message: 'must not exceed intervalMs' });
+        // Name the level that set the clashing values, not every server that inherited them (dedupe merges repeats).
+        const sets = (h: HealthInput | undefined): boolean => h?.timeoutMs !== undefined || h?.intervalMs !== undefined;
+        const at = sets(p.servers[i]?.health) ? `pools.${pool.name}.servers[${i}].health` : sets(p.health) ? `pools.${pool.name}.health` : 'health';
+        issues.push({ path: `${at}.timeoutMs`, message: 'must not exceed intervalMs' });
       }
     }
   }

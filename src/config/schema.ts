@@ -87,8 +87,11 @@ export const ConfigSchema = Type.Object(
       Type.Object({ file: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
     ),
     live: Type.String({ pattern: PoolName }),
-    pools: Type.Record(Type.String({ pattern: PoolName }), PoolSchema, {
+    // The name rule goes in propertyNames: a Record keyed by a patterned string
+    // only validates matching keys, so `1st: {}` would skip every check.
+    pools: Type.Record(Type.String(), PoolSchema, {
       minProperties: 1,
+      propertyNames: { pattern: PoolName },
     }),
     health: Type.Optional(HealthSchema),
     passive: Type.Optional(PassiveSchema),

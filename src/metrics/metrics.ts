@@ -14,6 +14,13 @@ import type { Router } from '../routing/router.js';
 
 const P = 'switchyard_';
 
+/**
+ * LINT_FAILING_DEFAULTS — prom-client default gauges that `promtool check
+ * metrics` rejects (a gauge must not end in `_total`). Their per-type series
+ * (`nodejs_active_handles{type}` …) stay; `sum()` gives the total.
+ */
+const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
 /** Metrics — the registry and every metric. */
 export class Metrics {
   readonly registry = new Registry();
@@ -80,7 +87,10 @@ export class Metrics {
   });
 
   constructor(router: Router, bus: EventBus, options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(name);
+    }
     const pools = router.pools;
     const gauge = (name: string, help: string, labelNames: readonly string[], collect: (g: Gauge<string>) => void): void => {
       new Gauge({

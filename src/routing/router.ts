@@ -46,7 +46,14 @@ interface Built {
   readonly state: Omit<RoutingState, 'generation'>;
   readonly history?: Pick<HistoryEntry, 'action' | 'from' | 'to'>;
   readonly change: Omit<RoutingChange, 'who'>;
-  readonly warnings?: readonly string[];
+  /** Published as `warning` events only once the change is in force (a failed save publishes nothing). */
+  readonly warnings?: readonly Warning[];
+}
+
+interface Warning {
+  readonly code: string;
+  readonly message: string;
+  readonly detail: Readonly<Record<string, unknown>>;
 }
 
 /** RouterOptions — what the router needs. */
@@ -242,7 +249,9 @@ export class Router {
       const prev = this.#current;
       this.#swap(next, { ...built.change, who: options.who });
       void action;
-      return { from: prev.state.live, to: next.live, generation: next.generation, changed: true, warnings: built.warnings ?? [] };
+      const warnings = built.warnings ?? [];
+      for (const w of warnings) this.#bus.emit('warning', w.code, w.message, w.detail);
+      return { from: prev.state.live, to: next.live, generation: next.generation, changed: true, warnings: warnings.map((w) => w.message) };
     };
     const result = this.#queue.then(run, run);
     this.#queue = result.catch(() => undefined);
@@ -333,14 +342,13 @@ export class Router {
    * Warn when the target has fewer usable servers (or less usable weight) than
    * the pools it replaces carried between them.
    */
-  #capacityWarnings(target: ServerPool, cur: RoutingState): string[] {
-    const warnings: string[] = [];
+  #capacityWarnings(target: ServerPool, cur: RoutingState): Warning[] {
+    const warnings: Warning[] = [];
     let liveServers = 0;
     for (const p of this.pools) if ((cur.weights[p.name] ?? 0) > 0 && p !== target) liveServers = Math.max(liveServers, p.usableCount);
     if (target.usableCount < liveServers) {
       const msg = `pool "${target.name}" has ${target.usableCount} usable server(s) where the live pool had ${liveServers}; it may not carry the whole load alone`;
-      warnings.push(msg);
-      this.#bus.emit('warning', 'capacity', msg, { pool: target.name, usable: target.usableCount, previous: liveServers });
+      warnings.push({ code: 'capacity', message: msg, detail: { pool: target.name, usable: target.usableCount, previous: liveServers } });
     }
     return warnings;
   }
