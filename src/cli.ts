@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from './config/load.js';
 import type { SwitchyardConfig } from './config/types.js';
-import { createApp } from './app.js';
+import { createApp, type App } from './app.js';
 import { createLogger, flushLogs } from './log.js';
 import { startDemoUpstreams, type DemoUpstreams } from './demo/upstreams.js';
 
@@ -47,21 +47,9 @@ async function start(configFile: string | undefined, demo: boolean): Promise<voi
   const config = loadOrExit(configFile);
   const log = createLogger(config.log.level);
   let demoServers: DemoUpstreams | undefined;
-  if (demo) {
-    demoServers = await startDemoUpstreams(
-      config.pools.flatMap((p) => p.servers.map((s) => ({ pool: p.name, id: s.id, host: s.host, port: s.port }))),
-      log.child({ component: 'demo' }),
-    ).catch((err: Error) => fail(1, `switchyard: cannot start demo upstreams: ${err.message}`));
-  }
-  const app = await createApp(config, { log });
-  try {
-    await app.start();
-  } catch (err) {
-    log.error({ err }, 'start failed');
-    await flushLogs(log);
-    fail(1, `switchyard: ${(err as Error).message}`);
-  }
+  let app: App | undefined;
   let signals = 0;
+  // Installed before anything starts, so a SIGTERM during start-up still stops gracefully.
   const shutdown = (signal: string): void => {
     signals++;
     if (signals > 1) {
@@ -69,19 +57,40 @@ async function start(configFile: string | undefined, demo: boolean): Promise<voi
       process.exit(1);
     }
     log.info({ signal }, 'signal received');
-    void app
-      .stop()
-      .then(async () => {
+    void (async () => {
+      try {
+        await starting;
+        await app?.stop();
         await demoServers?.close();
+        await flushLogs(log);
         process.exit(0);
-      })
-      .catch((err: unknown) => {
+      } catch (err) {
         process.stderr.write(`switchyard: error during shutdown: ${(err as Error).message}\n`);
         process.exit(1);
-      });
+      }
+    })();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  const starting = (async () => {
+    if (demo) {
+      demoServers = await startDemoUpstreams(
+        config.pools.flatMap((p) => p.servers.map((s) => ({ pool: p.name, id: s.id, host: s.host, port: s.port }))),
+        log.child({ component: 'demo' }),
+      ).catch((err: Error) => fail(1, `switchyard: cannot start demo upstreams: ${err.message}`));
+    }
+    app = await createApp(config, { log });
+    try {
+      await app.start();
+    } catch (err) {
+      log.error({ err }, 'start failed');
+      await app.stop().catch(() => undefined);
+      await demoServers?.close();
+      await flushLogs(log);
+      fail(1, `switchyard: ${(err as Error).message}`);
+    }
+  })();
+  await starting;
 }
 
 interface AdminTarget {
@@ -138,11 +147,11 @@ async function main(argv: readonly string[]): Promise<void> {
     },
   });
   const [command, ...rest] = positionals;
-  if (values.help || command === undefined) {
+  if (values.help) {
     process.stdout.write(`${USAGE}\n`);
-    if (command === undefined && !values.help) process.exit(2);
     return;
   }
+  if (command === undefined) throw new UsageError('a command is required');
   const extra = (n: number): void => {
     if (rest.length !== n) throw new UsageError(`${command}: expected ${n} argument(s), got ${rest.length}`);
   };
