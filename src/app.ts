@@ -8,7 +8,7 @@
  * close upstream pools → flush state and logs.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminServer } from './admin/server.js';
 import type { HostPort, SwitchyardConfig } from './config/types.js';
@@ -167,6 +167,9 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
     async start(): Promise<void> {
       const restored = await router.restore();
       log.info({ generation: router.current.generation, live: router.current.state.live, restored: restored.restored, problem: restored.problem }, 'routing state loaded');
+      // Compile the admin routes before the first probes: fastify's ready() blocks the event loop for
+      // tens of ms, enough for a short probe timeout to fire first and mark healthy servers down at boot.
+      await admin.ready();
       health.start();
       const bound: Record<string, string> = {};
       for (const l of listeners) {
@@ -186,13 +189,22 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
         log.info({ inflight: pools.reduce((n, p) => n + p.inflight, 0) }, 'shutting down: finishing in-flight requests');
         for (const l of listeners) {
           l.handler.close();
-          l.server.close();
-          l.server.closeIdleConnections();
+          // Stop accepting, but without http.Server#close()'s idle sweep: Node
+          // counts a connection idle once res.end() was called, even while the
+          // tail of that response is still queued for a slow client, and
+          // destroying it then truncates the response. Idle keep-alive
+          // connections stay until in-flight reaches 0 (a request on one gets
+          // the 503 + Connection: close answer) and are closed below.
+          NetServer.prototype.close.call(l.server);
         }
         const deadline = config.shutdown.timeoutMs;
         const finished = (await Promise.all(pools.map((p) => p.waitIdle(deadline)))).every(Boolean);
         if (!finished) log.warn({ inflight: pools.reduce((n, p) => n + p.inflight, 0) }, 'shutdown deadline reached; cutting remaining requests');
-        for (const l of listeners) l.server.closeAllConnections();
+        // In-flight counts a response until it is flushed, so nothing complete is cut here.
+        for (const l of listeners) {
+          l.server.closeAllConnections();
+          l.server.close(); // also stops http's connection-checking timer
+        }
         await health.stop();
         await Promise.all(pools.map((p) => p.close(!finished)));
         await router.flush();

@@ -21,7 +21,20 @@ const REDACT = [
 
 /** createLogger — root logger at `level`, writing to `destination` (default: async stdout). */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  const dest = destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  let dest = destination;
+  if (dest === undefined) {
+    const boom = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+    // Writes are batched up to 4 KiB; a quiet process must still show its lines promptly
+    // (and lose at most ~1 s of them on kill -9), so flush on a timer too.
+    setInterval(() => {
+      try {
+        boom.flush();
+      } catch {
+        // flush while a write is pending throws in some versions; the next tick retries
+      }
+    }, 1000).unref();
+    dest = boom;
+  }
   return pino(
     {
       level,

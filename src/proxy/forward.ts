@@ -31,9 +31,13 @@ function onResponseDrain(this: ResponseWithExchange): void {
   this[kExchange]?.resumeUpstream();
 }
 
+// 'close' follows 'finish' (one tick later) when the response was flushed, so
+// one listener tells both outcomes apart without a second per-request listener.
 function onResponseClose(this: ResponseWithExchange): void {
   const ex = this[kExchange];
-  if (ex !== undefined && !this.writableFinished) ex.clientClosed();
+  if (ex === undefined) return;
+  if (this.writableFinished) ex.responseFlushed();
+  else ex.clientClosed();
 }
 
 /** Exchange — one client request, its upstream attempts, and its answer. */
@@ -54,6 +58,7 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
   #responseStarted = false;
   #clientGone = false;
   #finished = false;
+  #upstreamComplete = false;
   #inflight = false;
   #abort: ((err?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
@@ -134,8 +139,12 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
   }
 
   onComplete(): void {
+    // The exchange stays in flight until the response is flushed (see
+    // onResponseClose), not merely handed to res.end(): shutdown closes client
+    // connections once nothing is in flight, and destroying a socket discards
+    // what is still queued on it — the tail of the body for a slow client.
+    this.#upstreamComplete = true;
     this.res.end();
-    this.#finish(this.#status, true);
   }
 
   onError(err: Error): void {
@@ -187,10 +196,20 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
     this.#resume?.();
   }
 
+  /** responseFlushed — the whole upstream response reached the client's socket. */
+  responseFlushed(): void {
+    if (this.#upstreamComplete) this.#finish(this.#status, true);
+  }
+
   /** clientClosed — the client went away before the response completed. */
   clientClosed(): void {
     if (this.#finished || this.#clientGone) return;
     this.#clientGone = true;
+    if (this.#upstreamComplete) {
+      // The upstream answered in full; only the delivery was cut: a client abort, not a server failure.
+      this.#finish(499, true);
+      return;
+    }
     if (this.#abort !== undefined) this.#abort();
     // Without an abort handle undici has not written yet; onConnect will abort it.
   }

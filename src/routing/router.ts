@@ -64,6 +64,8 @@ export interface RouterOptions {
   readonly store: StateStore | undefined;
   readonly bus: EventBus;
   readonly log: Logger;
+  /** Recent public requests per second, for the capacityRps warning (default: unknown → no rate check). */
+  readonly requestRate?: () => number;
 }
 
 /** Router — owns the current RoutingSnapshot and every change to it. */
@@ -73,6 +75,7 @@ export class Router {
   readonly #store: StateStore | undefined;
   readonly #bus: EventBus;
   readonly #log: Logger;
+  readonly #requestRate: (() => number) | undefined;
   #current: RoutingSnapshot;
   #history: readonly HistoryEntry[] = [];
   #queue: Promise<unknown> = Promise.resolve();
@@ -83,6 +86,7 @@ export class Router {
     this.#store = options.store;
     this.#bus = options.bus;
     this.#log = options.log;
+    this.#requestRate = options.requestRate;
     const weights: Record<string, number> = {};
     for (const p of options.pools) weights[p.name] = p.name === options.initialLive ? LIVE_WEIGHT : 0;
     this.#current = new RoutingSnapshot(
@@ -339,8 +343,10 @@ export class Router {
 
   /**
    * #capacityWarnings — blue/green needs each half to carry all the traffic.
-   * Warn when the target has fewer usable servers (or less usable weight) than
-   * the pools it replaces carried between them.
+   * Warn when the target has fewer usable servers than the live pool it
+   * replaces, or when recent traffic exceeds the target's configured
+   * capacityRps. A warning never blocks the switch: it is in the answer, the
+   * log and switchyard_capacity_warnings_total.
    */
   #capacityWarnings(target: ServerPool, cur: RoutingState): Warning[] {
     const warnings: Warning[] = [];
@@ -349,6 +355,14 @@ export class Router {
     if (target.usableCount < liveServers) {
       const msg = `pool "${target.name}" has ${target.usableCount} usable server(s) where the live pool had ${liveServers}; it may not carry the whole load alone`;
       warnings.push({ code: 'capacity', message: msg, detail: { pool: target.name, usable: target.usableCount, previous: liveServers } });
+    }
+    const capacity = target.config.capacityRps;
+    if (capacity !== undefined && this.#requestRate !== undefined) {
+      const rps = Math.round(this.#requestRate());
+      if (rps > capacity) {
+        const msg = `pool "${target.name}" is rated for ${capacity} req/s (capacityRps) but recent traffic is ${rps} req/s`;
+        warnings.push({ code: 'capacity', message: msg, detail: { pool: target.name, capacityRps: capacity, recentRps: rps } });
+      }
     }
     return warnings;
   }
