@@ -17,6 +17,7 @@ import { ActiveHealthChecker } from './health/active.js';
 import { PassiveEjector } from './health/passive.js';
 import { createLogger, flushLogs, type Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
+import { RequestRate } from './metrics/rate.js';
 import { DrainTracker } from './pools/drain.js';
 import { ServerPool } from './pools/pool.js';
 import type { ProxyContext } from './proxy/context.js';
@@ -76,7 +77,9 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
     }
   }
   const store = options.store ?? (config.state.file === undefined ? undefined : new FileStateStore(config.state.file));
+  const rate = new RequestRate();
   const router = new Router({
+    requestRate: () => rate.perSecond(),
     pools,
     initialLive: config.live,
     initialMaintenance: config.maintenance.enabled,
@@ -111,7 +114,7 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
       maintenancePage: Buffer.from(config.maintenance.page),
       retryAfterSeconds: config.maintenance.retryAfterSeconds,
     };
-    return new ProxyHandler(router, ctx, unrouted);
+    return new ProxyHandler(router, ctx, unrouted, rate);
   };
   const listeners: { kind: 'public' | 'preview'; bind: HostPort; handler: ProxyHandler; server: Server }[] = [];
   const addListener = (kind: 'public' | 'preview', bind: HostPort): void => {
@@ -206,6 +209,7 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
           l.server.close(); // also stops http's connection-checking timer
         }
         await health.stop();
+        rate.close();
         await Promise.all(pools.map((p) => p.close(!finished)));
         await router.flush();
         await store?.close();

@@ -27,7 +27,10 @@ interface ResponseWithExchange extends ServerResponse {
   [kExchange]?: Exchange;
 }
 
+// Attached only while the client is slower than the upstream (write() returned
+// false), so the common fast response costs no 'drain' listener at all.
 function onResponseDrain(this: ResponseWithExchange): void {
+  this.off('drain', onResponseDrain);
   this[kExchange]?.resumeUpstream();
 }
 
@@ -59,6 +62,7 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
   #clientGone = false;
   #finished = false;
   #upstreamComplete = false;
+  #awaitingDrain = false;
   #inflight = false;
   #abort: ((err?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
@@ -80,7 +84,6 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
   start(server: UpstreamServer): void {
     const res = this.res;
     res[kExchange] = this;
-    res.on('drain', onResponseDrain);
     res.on('close', onResponseClose);
     this.#attempt(server);
   }
@@ -135,7 +138,14 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
   }
 
   onData(chunk: Buffer): boolean {
-    return this.res.write(chunk);
+    const res = this.res;
+    if (res.write(chunk)) return true;
+    // undici pauses the upstream socket until resume(); 'drain' calls it.
+    if (!this.#awaitingDrain) {
+      this.#awaitingDrain = true;
+      res.on('drain', onResponseDrain);
+    }
+    return false;
   }
 
   onComplete(): void {
@@ -193,6 +203,7 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
 
   /** resumeUpstream — the client drained; let undici read from the upstream again. */
   resumeUpstream(): void {
+    this.#awaitingDrain = false;
     this.#resume?.();
   }
 
@@ -228,7 +239,7 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
     const server = this.server as UpstreamServer;
     const res = this.res;
     res[kExchange] = undefined;
-    res.off('drain', onResponseDrain);
+    if (this.#awaitingDrain) res.off('drain', onResponseDrain);
     res.off('close', onResponseClose);
     if (upstreamAnswered) {
       if (status >= 500) server.passive?.recordFailure(`status ${status}`);

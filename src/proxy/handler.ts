@@ -16,12 +16,15 @@ export class ProxyHandler {
   readonly #router: Router;
   readonly #ctx: ProxyContext;
   readonly #unrouted: PoolStats;
+  readonly #rate: { count: number };
   #closing = false;
   /** onRequest — bound once, passed to http.createServer. */
   readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
 
-  constructor(router: Router, ctx: ProxyContext, unrouted: PoolStats) {
+  /** `rate.count` is bumped once per public request (the capacity warning's traffic rate). */
+  constructor(router: Router, ctx: ProxyContext, unrouted: PoolStats, rate: { count: number }) {
     this.#router = router;
+    this.#rate = rate;
     this.#ctx = ctx;
     this.#unrouted = unrouted;
     this.onRequest = (req, res) => this.#handle(req, res);
@@ -41,6 +44,7 @@ export class ProxyHandler {
     const snapshot = this.#router.current;
     let pool;
     if (ctx.kind === 'public') {
+      this.#rate.count++;
       if (snapshot.maintenance) {
         this.#local(sendMaintenance(res, ctx.maintenancePage, ctx.retryAfterSeconds));
         return;

@@ -370,3 +370,35 @@ t.test('snapshots and their state are frozen, and a change never mutates the pre
   }, TypeError);
   t.equal(after.state.live, 'green');
 });
+
+t.test('warns (without refusing) when recent traffic exceeds the target pool capacityRps', async (t) => {
+  const dir = tmp(t);
+  const config = resolveConfig(
+    {
+      listen: { http: '127.0.0.1:0', admin: '127.0.0.1:0' },
+      live: 'blue',
+      pools: {
+        blue: { servers: [{ address: '127.0.0.1:9001' }] },
+        green: { capacityRps: 500, servers: [{ address: '127.0.0.1:9003' }] },
+      },
+    },
+    join(dir, 'switchyard.yaml'),
+    {},
+  );
+  const pools = config.pools.map((p) => new ServerPool(p, config.proxy));
+  const bus = new EventBus();
+  const warnings: string[] = [];
+  bus.on('warning', (code, message) => warnings.push(`${code}: ${message}`));
+  let rps = 800;
+  const router = new Router({ pools, initialLive: 'blue', initialMaintenance: false, store: undefined, bus, log: pino({ level: 'silent' }), requestRate: () => rps });
+  await router.restore();
+  const over = await router.switchTo('green', WHO);
+  t.equal(over.changed, true, 'the switch still happens');
+  t.match(over.warnings, [/green.*500 req\/s.*800 req\/s/]);
+  t.match(warnings, [/^capacity: /]);
+  rps = 100;
+  const back = await router.switchTo('blue', WHO);
+  t.same(back.warnings, [], 'blue has no capacityRps: no rate warning');
+  const again = await router.switchTo('green', WHO);
+  t.same(again.warnings, [], 'under capacity: no warning');
+});
