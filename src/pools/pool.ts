@@ -68,7 +68,7 @@ export class ServerPool implements ServerListener {
   pick(ctx: PickContext): UpstreamServer | undefined {
     const s = this.#balancer.pick(this.#candidates, ctx);
     if (s === undefined || s.inflight < s.maxInflight) return s;
-    return this.pickExcluding(ctx, undefined);
+    return this.pickExcluding(undefined);
   }
 
   /**
@@ -76,7 +76,7 @@ export class ServerPool implements ServerListener {
    * tried. It deliberately bypasses the balancer so a retry does not disturb
    * the balancer's sequence (retries are rare; this is the cold path).
    */
-  pickExcluding(_ctx: PickContext, tried: readonly UpstreamServer[] | undefined): UpstreamServer | undefined {
+  pickExcluding(tried: readonly UpstreamServer[] | undefined): UpstreamServer | undefined {
     let best: UpstreamServer | undefined;
     for (const s of this.#candidates) {
       if (tried !== undefined && tried.includes(s)) continue;

@@ -182,7 +182,7 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
       })
     ) {
       (this.#tried ??= []).push(server);
-      const next = this.pool.pickExcluding(this, this.#tried);
+      const next = this.pool.pickExcluding(this.#tried);
       if (next !== undefined) {
         this.#endAttempt();
         this.pool.stats.retries.inc();

@@ -10,6 +10,7 @@ import { SwitchyardError } from '../errors.js';
 import type { EventBus, RoutingChange } from '../events.js';
 import type { Logger } from '../log.js';
 import type { ServerPool } from '../pools/pool.js';
+import type { UpstreamServer } from '../pools/server.js';
 import type { HistoryEntry, PersistedState, ServerAdminState, ServerOverride, StateStore } from '../state/types.js';
 import { RoutingSnapshot, type RoutingState } from './snapshot.js';
 
@@ -133,7 +134,7 @@ export class Router {
 
   /** switchTo — make `to` the only live pool. */
   switchTo(to: string, options: SwitchOptions): Promise<ChangeResult> {
-    return this.#change('switch', options, (cur) => {
+    return this.#change(options, (cur) => {
       const target = this.#requirePool(to);
       const exclusive = Object.entries(cur.weights).every(([name, w]) => (name === to ? w > 0 : w === 0));
       if (exclusive) return undefined;
@@ -149,7 +150,7 @@ export class Router {
 
   /** rollback — switch back to the previous live pool. */
   rollback(options: SwitchOptions): Promise<ChangeResult> {
-    return this.#change('rollback', options, (cur) => {
+    return this.#change(options, (cur) => {
       if (cur.previous === null || !this.#byName.has(cur.previous)) {
         throw new SwitchyardError('SY_ERR_NO_PREVIOUS', 'there is no previous live pool to roll back to');
       }
@@ -166,7 +167,7 @@ export class Router {
 
   /** setWeights — several pools live at once; pools not named keep their weight. */
   setWeights(weights: Readonly<Record<string, number>>, options: SwitchOptions): Promise<ChangeResult> {
-    return this.#change('weights', options, (cur) => {
+    return this.#change(options, (cur) => {
       const next: Record<string, number> = { ...cur.weights };
       for (const [name, w] of Object.entries(weights)) {
         const pool = this.#requirePool(name);
@@ -188,7 +189,7 @@ export class Router {
 
   /** setMaintenance — every public request gets the maintenance page while on. */
   setMaintenance(enabled: boolean, options: ChangeOptions): Promise<ChangeResult> {
-    return this.#change('maintenance', options, (cur) => {
+    return this.#change(options, (cur) => {
       if (cur.maintenance === enabled) return undefined;
       return { state: { ...cur, maintenance: enabled }, change: { action: 'maintenance', detail: { enabled } } };
     });
@@ -196,7 +197,7 @@ export class Router {
 
   /** setServerState — ready | drain | maint for one server. */
   setServerState(poolName: string, id: string, state: ServerAdminState, options: ChangeOptions): Promise<ChangeResult> {
-    return this.#change('server-state', options, (cur) => {
+    return this.#change(options, (cur) => {
       const server = this.#requireServer(poolName, id);
       if (server.adminState === state) return undefined;
       return {
@@ -208,7 +209,7 @@ export class Router {
 
   /** setServerWeight — change one server's weight (0 = no new traffic). */
   setServerWeight(poolName: string, id: string, weight: number, options: ChangeOptions): Promise<ChangeResult> {
-    return this.#change('server-weight', options, (cur) => {
+    return this.#change(options, (cur) => {
       const server = this.#requireServer(poolName, id);
       if (server.weight === weight) return undefined;
       return {
@@ -223,7 +224,7 @@ export class Router {
     await this.#queue.catch(() => undefined);
   }
 
-  #change(action: RoutingChange['action'], options: ChangeOptions, build: (cur: RoutingState) => Built | undefined): Promise<ChangeResult> {
+  #change(options: ChangeOptions, build: (cur: RoutingState) => Built | undefined): Promise<ChangeResult> {
     const run = async (): Promise<ChangeResult> => {
       const cur = this.#current.state;
       if (options.expectGeneration !== undefined && options.expectGeneration !== cur.generation) {
@@ -252,7 +253,6 @@ export class Router {
       this.#history = history;
       const prev = this.#current;
       this.#swap(next, { ...built.change, who: options.who });
-      void action;
       const warnings = built.warnings ?? [];
       for (const w of warnings) this.#bus.emit('warning', w.code, w.message, w.detail);
       return { from: prev.state.live, to: next.live, generation: next.generation, changed: true, warnings: warnings.map((w) => w.message) };
@@ -314,7 +314,7 @@ export class Router {
     return pool;
   }
 
-  #requireServer(poolName: string, id: string): import('../pools/server.js').UpstreamServer {
+  #requireServer(poolName: string, id: string): UpstreamServer {
     const server = this.#requirePool(poolName).server(id);
     if (server === undefined) throw new SwitchyardError('SY_ERR_UNKNOWN_SERVER', `pool "${poolName}" has no server "${id}"`);
     return server;

@@ -7,7 +7,6 @@
  * installs a new one by swapping a single reference, so no request can see a
  * half-applied change.
  */
-import type { PickContext } from '../balancers/types.js';
 import type { ServerPool } from '../pools/pool.js';
 import type { ServerOverride } from '../state/types.js';
 
@@ -80,7 +79,7 @@ export class RoutingSnapshot {
   }
 
   /** pickPool — the pool for a new request (the hot path's one routing decision). */
-  pickPool(_ctx?: PickContext): ServerPool | undefined {
+  pickPool(): ServerPool | undefined {
     return this.#single ?? this.#picker.pick();
   }
 
