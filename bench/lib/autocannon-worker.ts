@@ -1,0 +1,34 @@
+/**
+ * bench/lib/autocannon-worker — runs one autocannon load in its own process
+ * (so it can be pinned like wrk) and prints the same `LOADJSON {…}` line as
+ * bench/lib/wrk-report.lua. Used when wrk is not installed, or with
+ * `--loadgen autocannon`. autocannon counts every non-2xx itself, so
+ * `exactStatus` costs nothing here.
+ */
+import autocannon from 'autocannon';
+import type { LoadResult, LoadSpec } from './load.js';
+
+const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;
+const r = await autocannon({
+  url: spec.url,
+  connections: spec.connections,
+  duration: spec.durationS,
+  method: spec.method,
+  timeout: 10,
+  ...(spec.method === 'POST' && spec.bodyBytes > 0
+    ? { body: 'x'.repeat(spec.bodyBytes), headers: { 'content-type': 'application/octet-stream' } }
+    : {}),
+});
+const result: LoadResult = {
+  requests: r.requests.total,
+  durationS: r.duration,
+  rps: r.requests.total / r.duration,
+  p50Ms: r.latency.p50,
+  p90Ms: r.latency.p90,
+  p99Ms: r.latency.p99,
+  maxMs: r.latency.max,
+  non2xx: r.non2xx,
+  socketErrors: r.errors,
+  bytes: r.throughput.total,
+};
+process.stdout.write(`LOADJSON ${JSON.stringify(result)}\n`);

@@ -1,0 +1,34 @@
+/**
+ * Minimal types for autocannon 8 (it ships none): only the programmatic call
+ * and the result fields bench/lib/autocannon-worker.ts reads.
+ */
+declare module 'autocannon' {
+  interface AutocannonOptions {
+    url: string;
+    connections?: number;
+    duration?: number;
+    method?: string;
+    body?: string | Buffer;
+    headers?: Record<string, string>;
+    timeout?: number;
+  }
+  interface Histogram {
+    average: number;
+    total: number;
+    p50: number;
+    p90: number;
+    p99: number;
+    max: number;
+  }
+  interface AutocannonResult {
+    duration: number;
+    errors: number;
+    timeouts: number;
+    non2xx: number;
+    latency: Histogram;
+    requests: Histogram;
+    throughput: Histogram;
+  }
+  function autocannon(opts: AutocannonOptions): Promise<AutocannonResult>;
+  export default autocannon;
+}
