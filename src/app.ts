@@ -3,9 +3,10 @@
  * the proxy listeners and the admin API, and owns the start/stop order.
  *
  * Start: restore state → start health checks → bind proxy listeners → bind
- * admin. Stop: refuse new proxy requests → stop accepting → wait for in-flight
- * requests (bounded by shutdown.timeoutMs) → cut what is left → stop health →
- * close upstream pools → flush state and logs.
+ * admin. Stop: refuse new proxy requests and upgrades → stop accepting → wait
+ * for in-flight requests (bounded by shutdown.timeoutMs) → close the
+ * long-lived (upgraded) connections still open at that deadline → cut what is
+ * left → stop health → close upstream pools → flush state and logs.
  */
 import { createServer, type Server } from 'node:http';
 import { Server as NetServer, type AddressInfo } from 'node:net';
@@ -19,9 +20,11 @@ import { createLogger, flushLogs, type Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { RequestRate } from './metrics/rate.js';
 import { DrainTracker } from './pools/drain.js';
+import { CLOSE_GRACE_MS } from './pools/long-lived.js';
 import { ServerPool } from './pools/pool.js';
 import type { ProxyContext } from './proxy/context.js';
 import { ProxyHandler } from './proxy/handler.js';
+import { UpgradeHandler, type UpgradeSettings } from './proxy/upgrade.js';
 import { Router } from './routing/router.js';
 import { FileStateStore } from './state/file-store.js';
 import type { StateStore } from './state/types.js';
@@ -102,7 +105,12 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
   const accessLog = config.log.access === 'off' ? 0 : config.log.access === 'on' ? 1 : config.log.sampleRate;
   const unrouted = metrics.poolStats('');
   const proxyLog = log.child({ component: 'proxy' });
-  const makeHandler = (kind: 'public' | 'preview'): ProxyHandler => {
+  const upgradeSettings: UpgradeSettings = {
+    protocols: config.proxy.upgradeProtocols,
+    idleTimeoutMs: config.proxy.upgradeIdleTimeoutMs,
+    maxAgeMs: config.proxy.maxConnectionAgeMs,
+  };
+  const makeHandlers = (kind: 'public' | 'preview'): { handler: ProxyHandler; upgrades: UpgradeHandler } => {
     const ctx: ProxyContext = {
       kind,
       proto: 'http',
@@ -114,11 +122,11 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
       maintenancePage: Buffer.from(config.maintenance.page),
       retryAfterSeconds: config.maintenance.retryAfterSeconds,
     };
-    return new ProxyHandler(router, ctx, unrouted, rate);
+    return { handler: new ProxyHandler(router, ctx, unrouted, rate), upgrades: new UpgradeHandler(router, ctx, upgradeSettings, unrouted, rate) };
   };
-  const listeners: { kind: 'public' | 'preview'; bind: HostPort; handler: ProxyHandler; server: Server }[] = [];
+  const listeners: { kind: 'public' | 'preview'; bind: HostPort; handler: ProxyHandler; upgrades: UpgradeHandler; server: Server }[] = [];
   const addListener = (kind: 'public' | 'preview', bind: HostPort): void => {
-    const handler = makeHandler(kind);
+    const { handler, upgrades } = makeHandlers(kind);
     const server = createServer(
       {
         keepAliveTimeout: config.proxy.clientKeepAliveMs,
@@ -137,7 +145,8 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     });
-    listeners.push({ kind, bind, handler, server });
+    upgrades.attach(server);
+    listeners.push({ kind, bind, handler, upgrades, server });
   };
   addListener('public', config.listen.http);
   if (config.listen.preview !== undefined) addListener('preview', config.listen.preview);
@@ -189,9 +198,12 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
     },
     stop(): Promise<boolean> {
       stopping ??= (async () => {
-        log.info({ inflight: pools.reduce((n, p) => n + p.inflight, 0) }, 'shutting down: finishing in-flight requests');
+        const longLived = (): number => pools.reduce((n, p) => n + p.longLived, 0);
+        log.info({ inflight: pools.reduce((n, p) => n + p.inflight, 0), longLived: longLived() }, 'shutting down: finishing in-flight requests');
+        drains.close();
         for (const l of listeners) {
           l.handler.close();
+          l.upgrades.close();
           // Stop accepting, but without http.Server#close()'s idle sweep: Node
           // counts a connection idle once res.end() was called, even while the
           // tail of that response is still queued for a slow client, and
@@ -201,8 +213,23 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
           NetServer.prototype.close.call(l.server);
         }
         const deadline = config.shutdown.timeoutMs;
-        const finished = (await Promise.all(pools.map((p) => p.waitIdle(deadline)))).every(Boolean);
+        const started = Date.now();
+        const finished = (await Promise.all(pools.map((p) => p.waitIdle(deadline, 'requests')))).every(Boolean);
         if (!finished) log.warn({ inflight: pools.reduce((n, p) => n + p.inflight, 0) }, 'shutdown deadline reached; cutting remaining requests');
+        // Long-lived (upgraded) connections have no natural end: they may finish
+        // by themselves until the same deadline, then both of their sockets are
+        // ended (destroyed CLOSE_GRACE_MS later at the latest). They do not make
+        // a shutdown unclean: closing them is the expected outcome.
+        if (longLived() > 0) {
+          const left = Math.max(0, deadline - (Date.now() - started));
+          await Promise.all(pools.map((p) => p.waitIdle(left)));
+          const open = longLived();
+          if (open > 0) {
+            log.info({ longLived: open }, 'shutdown deadline reached; closing long-lived connections');
+            for (const p of pools) p.closeLongLived('shutdown');
+            await Promise.all(pools.map((p) => p.waitIdle(CLOSE_GRACE_MS + 500)));
+          }
+        }
         // In-flight counts a response until it is flushed, so nothing complete is cut here.
         for (const l of listeners) {
           l.server.closeAllConnections();

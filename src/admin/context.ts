@@ -23,10 +23,10 @@ export interface AdminContext {
   isReady(): boolean;
 }
 
-/** poolStatus — live (weight > 0), draining (not live, requests in flight) or idle. */
+/** poolStatus — live (weight > 0), draining (not live, requests in flight or long-lived connections open) or idle. */
 export function poolStatus(ctx: AdminContext, pool: ServerPool): 'live' | 'draining' | 'idle' {
   if (ctx.router.current.isLive(pool.name)) return 'live';
-  return pool.inflight > 0 ? 'draining' : 'idle';
+  return pool.idle ? 'idle' : 'draining';
 }
 
 /** expectedGeneration — the If-Match header as a generation number, or undefined. */

@@ -27,7 +27,12 @@ export const DEFAULTS = Object.freeze({
     clientKeepAliveMs: 5_000,
     clientHeadersTimeoutMs: 30_000,
     trustForwardedHeaders: false,
+    /** Upgrade protocols proxied as tunnels; any other Upgrade header is ignored (served as plain HTTP). */
+    upgradeProtocols: ['websocket'] as readonly string[],
+    /** An upgraded connection with no byte in either direction for this long is closed. */
+    upgradeIdleTimeoutMs: 600_000,
   },
+  onSwitch: 'keep' as const,
   drainTimeoutMs: 30_000,
   maintenance: {
     enabled: false,

@@ -227,6 +227,8 @@ export function resolveConfig(data: unknown, source: string, env: NodeJS.Process
       servers,
       passive,
       capacityRps: p.capacityRps,
+      onSwitch: p.onSwitch ?? DEFAULTS.onSwitch,
+      drainTimeoutMs: p.drainTimeoutMs ?? input.drain?.timeoutMs ?? DEFAULTS.drainTimeoutMs,
     });
   }
   for (const pool of pools) {
@@ -268,7 +270,13 @@ export function resolveConfig(data: unknown, source: string, env: NodeJS.Process
     state: { file: input.state === undefined ? undefined : resolve(baseDir, input.state.file) },
     live: input.live,
     pools,
-    proxy: { ...proxy, poolHeader: proxy.poolHeader.toLowerCase() },
+    proxy: {
+      ...proxy,
+      poolHeader: proxy.poolHeader.toLowerCase(),
+      // Upgrade tokens are case-insensitive (RFC 9110 §7.8); compare lowercase on the hot path.
+      upgradeProtocols: proxy.upgradeProtocols.map((p) => p.toLowerCase()),
+      maxConnectionAgeMs: input.proxy?.maxConnectionAgeMs,
+    },
     drain: { timeoutMs: input.drain?.timeoutMs ?? DEFAULTS.drainTimeoutMs },
     maintenance: {
       enabled: input.maintenance?.enabled ?? DEFAULTS.maintenance.enabled,

@@ -14,6 +14,8 @@ function StringEnum<const T extends readonly string[]>(values: T): TUnsafe<T[num
 const HostPort = Type.String({ format: 'hostport' });
 const PositiveMs = Type.Integer({ minimum: 1, maximum: 86_400_000 });
 const PoolName = '^[A-Za-z][A-Za-z0-9_-]{0,62}$';
+/** An Upgrade protocol (RFC 9110 §7.8): a token, optionally "/" and a version token. */
+const UpgradeProtocol = "^[A-Za-z0-9!#$%&'*+.^_`|~-]+(/[A-Za-z0-9!#$%&'*+.^_`|~-]+)?$";
 
 export const HealthSchema = Type.Object(
   {
@@ -60,6 +62,10 @@ export const PoolSchema = Type.Object(
     passive: Type.Optional(PassiveSchema),
     /** Requests/s this pool can carry alone; used for the capacity warning. */
     capacityRps: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    /** What happens to this pool's long-lived (upgraded) connections when it leaves the live set. */
+    onSwitch: Type.Optional(StringEnum(['keep', 'drain'] as const)),
+    /** How long this pool drains after leaving the live set (default: drain.timeoutMs). */
+    drainTimeoutMs: Type.Optional(PositiveMs),
   },
   { additionalProperties: false },
 );
@@ -108,6 +114,11 @@ export const ConfigSchema = Type.Object(
           clientKeepAliveMs: Type.Optional(PositiveMs),
           clientHeadersTimeoutMs: Type.Optional(PositiveMs),
           trustForwardedHeaders: Type.Optional(Type.Boolean()),
+          upgradeProtocols: Type.Optional(
+            Type.Array(Type.String({ pattern: UpgradeProtocol, maxLength: 64 }), { uniqueItems: true, maxItems: 32 }),
+          ),
+          upgradeIdleTimeoutMs: Type.Optional(PositiveMs),
+          maxConnectionAgeMs: Type.Optional(PositiveMs),
         },
         { additionalProperties: false },
       ),

@@ -4,6 +4,8 @@
  */
 export type BalanceAlgorithm = 'round-robin' | 'least-conn' | 'p2c' | 'hash';
 export type AccessLogMode = 'off' | 'on' | 'sampled';
+/** OnSwitchPolicy — what a pool leaving the live set does with its long-lived connections. */
+export type OnSwitchPolicy = 'keep' | 'drain';
 
 export interface HostPort {
   readonly host: string;
@@ -58,6 +60,10 @@ export interface PoolConfig {
   readonly servers: readonly ServerConfig[];
   readonly passive: PassiveConfig;
   readonly capacityRps: number | undefined;
+  /** keep: upgraded connections stay until they end; drain: closed drainTimeoutMs after the pool leaves the live set. */
+  readonly onSwitch: OnSwitchPolicy;
+  /** Drain deadline of this pool (pools.NAME.drainTimeoutMs, else drain.timeoutMs). */
+  readonly drainTimeoutMs: number;
 }
 
 export interface ProxyConfig {
@@ -72,6 +78,12 @@ export interface ProxyConfig {
   readonly clientKeepAliveMs: number;
   readonly clientHeadersTimeoutMs: number;
   readonly trustForwardedHeaders: boolean;
+  /** Lowercase Upgrade protocols proxied as tunnels ("websocket"; "name/version" matches that version only). */
+  readonly upgradeProtocols: readonly string[];
+  /** Close an upgraded connection after this long without a byte either way. */
+  readonly upgradeIdleTimeoutMs: number;
+  /** Close any upgraded connection older than this; undefined = no limit. */
+  readonly maxConnectionAgeMs: number | undefined;
 }
 
 export interface SwitchyardConfig {

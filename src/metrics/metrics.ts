@@ -9,7 +9,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { EventBus } from '../events.js';
 import type { ServerPool } from '../pools/pool.js';
 import type { UpstreamServer } from '../pools/server.js';
-import { STATUS_CLASSES, type PoolStats, type ServerStats, type Incrementable } from '../pools/stats.js';
+import { HotHistogram, STATUS_CLASSES, type PoolStats, type ServerStats, type Incrementable } from '../pools/stats.js';
+import { CollectedMetric, histogramValues, statusClassValues, type MetricValue } from './collected.js';
 import type { Router } from '../routing/router.js';
 
 const P = 'switchyard_';
@@ -24,19 +25,8 @@ const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_req
 /** Metrics — the registry and every metric. */
 export class Metrics {
   readonly registry = new Registry();
-  readonly #requests = new Counter({
-    name: `${P}requests_total`,
-    help: 'Proxied requests answered, by pool, server and status class (server is empty when none was picked).',
-    labelNames: ['pool', 'server', 'code_class'] as const,
-    registers: [this.registry],
-  });
-  readonly #duration = new Histogram({
-    name: `${P}request_duration_seconds`,
-    help: 'Time from request arrival to the end of the response, by pool.',
-    labelNames: ['pool'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+  /** Every PoolStats handed out, with its pool label ('' = requests no pool took). */
+  readonly #poolStats: { pool: string; stats: PoolStats }[] = [];
   readonly #upstreamErrors = new Counter({
     name: `${P}upstream_errors_total`,
     help: 'Failed upstream attempts by pool, server and kind (connect, timeout, reset, protocol, other).',
@@ -130,6 +120,26 @@ export class Metrics {
     gauge('server_usable', '1 when the server can take new requests.', ['pool', 'server'], (g) => {
       for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.usable ? 1 : 0);
     });
+    // Upgraded (WebSocket) connections: plain counters on pools and servers, read here at scrape time.
+    gauge('open_upgraded_connections', 'Upgraded (e.g. WebSocket) connections open now, by pool.', ['pool'], (g) => {
+      for (const p of pools) g.set({ pool: p.name }, p.longLived);
+    });
+    gauge('server_open_upgraded_connections', 'Upgraded (e.g. WebSocket) connections open now, by pool and server.', ['pool', 'server'], (g) => {
+      for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.longLived);
+    });
+    new CollectedMetric(this.registry, `${P}upgraded_connections_total`, 'Upgrades accepted by the upstream (101 relayed to the client), by pool and server.', 'counter', () => {
+      const out: MetricValue[] = [];
+      for (const p of pools) for (const s of p.servers) out.push({ labels: { pool: p.name, server: s.id }, value: s.upgrades });
+      return out;
+    });
+    new CollectedMetric(this.registry, `${P}upgraded_bytes_total`, 'Bytes carried by upgraded connections, by pool and direction (in: client to server, out: server to client).', 'counter', () => {
+      const out: MetricValue[] = [];
+      for (const p of pools) {
+        out.push({ labels: { pool: p.name, direction: 'in' }, value: p.upgradedBytesIn });
+        out.push({ labels: { pool: p.name, direction: 'out' }, value: p.upgradedBytesOut });
+      }
+      return out;
+    });
     gauge('routing_generation', 'Generation of the routing snapshot in force.', [], (g) => g.set(router.current.generation));
     gauge('maintenance', '1 while maintenance mode is on.', [], (g) => g.set(router.current.maintenance ? 1 : 0));
 
@@ -150,16 +160,37 @@ export class Metrics {
       p.stats = this.poolStats(p.name);
       for (const s of p.servers) s.stats = this.serverStats(p, s);
     }
+    const poolStats = this.#poolStats;
+    new CollectedMetric(
+      this.registry,
+      `${P}requests_total`,
+      'Proxied requests answered, by pool, server and status class (server is empty when none was picked).',
+      'counter',
+      () => {
+        const out: MetricValue[] = [];
+        for (const { pool, stats } of poolStats) statusClassValues({ pool, server: '' }, stats.localRequests, out);
+        for (const p of pools) for (const s of p.servers) statusClassValues({ pool: p.name, server: s.id }, s.stats.requests, out);
+        return out;
+      },
+    );
+    const durationName = `${P}request_duration_seconds`;
+    new CollectedMetric(this.registry, durationName, 'Time from request arrival to the end of the response, by pool.', 'histogram', () => {
+      const out: MetricValue[] = [];
+      for (const { pool, stats } of poolStats) if (pool !== '' || stats.duration.count > 0) histogramValues(durationName, { pool }, stats.duration, out);
+      return out;
+    });
   }
 
   /** poolStats — resolved children for one pool ('' for requests no pool took). */
   poolStats(pool: string): PoolStats {
-    return {
-      localRequests: STATUS_CLASSES.map((c) => this.#requests.labels({ pool, server: '', code_class: c })),
-      duration: this.#duration.labels({ pool }),
+    const stats: PoolStats = {
+      localRequests: new Float64Array(STATUS_CLASSES.length),
+      duration: new HotHistogram(),
       retries: this.#retries.labels({ pool }),
       clientAborts: this.#clientAborts.labels({ pool }),
     };
+    this.#poolStats.push({ pool, stats });
+    return stats;
   }
 
   /** serverStats — resolved children for one server. */
@@ -167,7 +198,7 @@ export class Metrics {
     const errors = new Map<string, Incrementable>();
     const counter = this.#upstreamErrors;
     return {
-      requests: STATUS_CLASSES.map((c) => this.#requests.labels({ pool: pool.name, server: server.id, code_class: c })),
+      requests: new Float64Array(STATUS_CLASSES.length),
       upstreamError(kind: string): void {
         let child = errors.get(kind);
         if (child === undefined) {

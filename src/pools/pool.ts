@@ -1,21 +1,32 @@
 /**
  * pools/pool — a named group of servers: the candidate list its balancer picks
- * from, its in-flight count (the draining signal), and idle waiters.
+ * from, its in-flight count and its long-lived connections (together the
+ * draining signal), and idle waiters.
  *
  * The candidate list is rebuilt only when a server's availability flips, so a
  * pick is one balancer call over a cached array. `begin`/`end` bracket every
- * request so draining counts stay exact.
+ * request, `attachLongLived`/`detachLongLived` every upgraded connection, so
+ * draining counts stay exact.
  */
 import { createBalancer } from '../balancers/index.js';
 import type { Balancer, PickContext } from '../balancers/types.js';
 import type { PoolConfig, ProxyConfig } from '../config/types.js';
+import type { CloseReason, LongLivedConnection } from './long-lived.js';
 import { UpstreamServer, type ServerListener } from './server.js';
-import { NOOP_POOL_STATS, type PoolStats } from './stats.js';
+import { newPoolStats, type PoolStats } from './stats.js';
 
 /** PoolObserver — told about health/ejection flips of this pool's servers (events, logs). */
 export interface PoolObserver {
   health(server: UpstreamServer, healthy: boolean, reason: string): void;
   ejection(server: UpstreamServer, ejected: boolean, reason: string): void;
+}
+
+/** IdleScope — what waitIdle waits for: everything, or in-flight requests only (shutdown's first phase). */
+export type IdleScope = 'all' | 'requests';
+
+interface IdleWaiter {
+  readonly requestsOnly: boolean;
+  readonly done: () => void;
 }
 
 /** ServerPool — a pool of upstream servers with its balancer. */
@@ -26,12 +37,22 @@ export class ServerPool implements ServerListener {
   readonly #byId: ReadonlyMap<string, UpstreamServer>;
   /** Requests in flight on this pool. */
   inflight = 0;
-  stats: PoolStats = NOOP_POOL_STATS;
+  /** Long-lived (upgraded) connections open on this pool, counted apart from `inflight`. */
+  longLived = 0;
+  /**
+   * Bytes carried by upgraded connections: in = client → server, out = server
+   * → client. Plain numbers added per chunk (a prom-client inc hashes its
+   * labels on every call) and exported at scrape time.
+   */
+  upgradedBytesIn = 0;
+  upgradedBytesOut = 0;
+  stats: PoolStats = newPoolStats();
   /** When true, servers close their keep-alive connections once they have no request in flight. */
   #releaseWhenIdle = false;
   #candidates: readonly UpstreamServer[] = [];
   #balancer: Balancer<UpstreamServer>;
-  #idleWaiters: (() => void)[] = [];
+  #idleWaiters: IdleWaiter[] = [];
+  readonly #longLived = new Set<LongLivedConnection>();
   #observer: PoolObserver | undefined;
   #weightsKey = '';
 
@@ -86,6 +107,11 @@ export class ServerPool implements ServerListener {
     return best;
   }
 
+  /** idle — nothing in flight and no long-lived connection open (the pool's servers can be stopped). */
+  get idle(): boolean {
+    return this.inflight === 0 && this.longLived === 0;
+  }
+
   /** begin — count a request in flight on `server`. */
   begin(server: UpstreamServer): void {
     server.inflight++;
@@ -99,11 +125,45 @@ export class ServerPool implements ServerListener {
     if (server.inflight === 0 && (this.#releaseWhenIdle || !server.usable) && server.hasDispatcher) {
       void server.releaseConnections();
     }
-    if (this.inflight === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const w of waiters) w();
+    if (this.inflight === 0 && this.#idleWaiters.length > 0) this.#notifyIdle();
+  }
+
+  /**
+   * attachLongLived — `conn` (an upgrade that got its 101) is open on
+   * `server`. Callers attach before they `end()` the handshake's request, so
+   * the pool never looks idle in between.
+   */
+  attachLongLived(server: UpstreamServer, conn: LongLivedConnection): void {
+    if (this.#longLived.has(conn)) return;
+    this.#longLived.add(conn);
+    server.longLived++;
+    this.longLived++;
+  }
+
+  /** detachLongLived — both sockets of `conn` are closed. Idempotent. */
+  detachLongLived(server: UpstreamServer, conn: LongLivedConnection): void {
+    if (!this.#longLived.delete(conn)) return;
+    server.longLived--;
+    this.longLived--;
+    if (this.longLived === 0 && this.inflight === 0 && this.#idleWaiters.length > 0) this.#notifyIdle();
+  }
+
+  /**
+   * closeLongLived — close (gracefully) every long-lived connection routed
+   * with a generation older than `beforeGeneration` (all by default); returns
+   * how many were asked to close. They leave the count once their sockets are
+   * closed, within CLOSE_GRACE_MS.
+   */
+  closeLongLived(reason: CloseReason, beforeGeneration = Number.POSITIVE_INFINITY): number {
+    let n = 0;
+    // A copy: a close may detach synchronously when a socket is already gone.
+    for (const conn of [...this.#longLived]) {
+      if (conn.generation < beforeGeneration) {
+        conn.close(reason);
+        n++;
+      }
     }
+    return n;
   }
 
   /**
@@ -118,22 +178,38 @@ export class ServerPool implements ServerListener {
     }
   }
 
-  /** waitIdle — resolves true when nothing is in flight, false at the deadline. */
-  waitIdle(timeoutMs: number): Promise<boolean> {
-    if (this.inflight === 0) return Promise.resolve(true);
+  /**
+   * waitIdle — resolves true once the pool is idle (no request in flight and,
+   * for scope 'all', no long-lived connection open), false at the deadline.
+   */
+  waitIdle(timeoutMs: number, scope: IdleScope = 'all'): Promise<boolean> {
+    const requestsOnly = scope === 'requests';
+    if (this.inflight === 0 && (requestsOnly || this.longLived === 0)) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        const i = this.#idleWaiters.indexOf(done);
+        const i = this.#idleWaiters.indexOf(waiter);
         if (i >= 0) this.#idleWaiters.splice(i, 1);
         resolve(false);
       }, timeoutMs);
       timer.unref();
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve(true);
+      const waiter: IdleWaiter = {
+        requestsOnly,
+        done: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
       };
-      this.#idleWaiters.push(done);
+      this.#idleWaiters.push(waiter);
     });
+  }
+
+  /** #notifyIdle — resolve the waiters whose condition holds now (called with inflight === 0). */
+  #notifyIdle(): void {
+    const all = this.longLived === 0;
+    const ready = all ? this.#idleWaiters : this.#idleWaiters.filter((w) => w.requestsOnly);
+    if (ready.length === 0) return;
+    this.#idleWaiters = all ? [] : this.#idleWaiters.filter((w) => !w.requestsOnly);
+    for (const w of ready) w.done();
   }
 
   // ServerListener

@@ -12,7 +12,7 @@ import type { ProxyConfig, ServerConfig, HealthConfig } from '../config/types.js
 import type { HealthTarget } from '../health/types.js';
 import type { ServerAdminState } from '../state/types.js';
 import type { Pickable } from '../balancers/types.js';
-import { NOOP_SERVER_STATS, type ServerStats } from './stats.js';
+import { newServerStats, type ServerStats } from './stats.js';
 
 /** ServerListener — how a server tells its pool (and observers) that something flipped. */
 export interface ServerListener {
@@ -42,9 +42,13 @@ export class UpstreamServer implements Pickable, HealthTarget {
 
   /** Requests in flight now (incremented by the pool's begin, decremented by end). */
   inflight = 0;
+  /** Long-lived (upgraded) connections open now; not part of `inflight` (see pools/long-lived.ts). */
+  longLived = 0;
+  /** Upgrades this server accepted (101 relayed); exported as switchyard_upgraded_connections_total. */
+  upgrades = 0;
   /** True when the server may receive new requests. Read on the hot path. */
   usable = true;
-  stats: ServerStats = NOOP_SERVER_STATS;
+  stats: ServerStats = newServerStats();
   passive: PassiveTracker | undefined;
 
   #weight: number;

@@ -15,7 +15,7 @@ import { classifyUpstreamError, ERROR_CATALOGUE, upstreamErrorKind, type ErrorCo
 import type { PickContext } from '../balancers/types.js';
 import type { ServerPool } from '../pools/pool.js';
 import type { UpstreamServer } from '../pools/server.js';
-import { statusClassIndex } from '../pools/stats.js';
+import { countStatus } from '../pools/stats.js';
 import { downstreamHeaders, IDEMPOTENT_METHODS, upstreamHeaders } from './headers.js';
 import { shouldRetry } from './retry.js';
 import { sendLocal } from './status.js';
@@ -245,7 +245,7 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
       if (status >= 500) server.passive?.recordFailure(`status ${status}`);
       else server.passive?.recordSuccess();
     }
-    if (status !== 499) server.stats.requests[statusClassIndex(status)]!.inc();
+    if (status !== 499) countStatus(server.stats.requests, status);
     else this.pool.stats.clientAborts.inc();
     const seconds = (performance.now() - this.startedAt) / 1000;
     this.pool.stats.duration.observe(seconds);

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Router } from '../routing/router.js';
-import { statusClassIndex, type PoolStats } from '../pools/stats.js';
+import { countStatus, type PoolStats } from '../pools/stats.js';
 import type { ProxyContext } from './context.js';
 import { Exchange } from './forward.js';
 import { sendLocal, sendMaintenance } from './status.js';
@@ -60,7 +60,7 @@ export class ProxyHandler {
     const exchange = new Exchange(ctx, req, res, pool);
     const server = pool.pick(exchange);
     if (server === undefined) {
-      pool.stats.localRequests[4]!.inc();
+      countStatus(pool.stats.localRequests, 503);
       sendLocal(res, 'SY_ERR_NO_SERVER', 1);
       return;
     }
@@ -68,6 +68,6 @@ export class ProxyHandler {
   }
 
   #local(status: number): void {
-    this.#unrouted.localRequests[statusClassIndex(status)]!.inc();
+    countStatus(this.#unrouted.localRequests, status);
   }
 }

@@ -4,6 +4,10 @@
  * Proxy-Connection, Keep-Alive, TE, Transfer-Encoding, Upgrade, and every
  * header the Connection header names). Lists are flat `[name, value, …]`
  * arrays, the form undici and `writeHead` both accept without conversion.
+ *
+ * Hot path: every header name is first screened by its length (a table
+ * lookup) and only lower-cased when its length matches a name we act on, so a
+ * typical request lower-cases a handful of names instead of all of them.
  */
 
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -19,6 +23,18 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'http2-settings',
 ]);
 
+const FORWARDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'host'] as const;
+
+/** lengthTable — a lookup of which name lengths are worth lower-casing. */
+function lengthTable(names: Iterable<string>): Uint8Array {
+  const table = new Uint8Array(64);
+  for (const n of names) table[n.length] = 1;
+  return table;
+}
+
+const HOP_LENGTHS = lengthTable(HOP_BY_HOP);
+const UPSTREAM_LENGTHS = lengthTable([...HOP_BY_HOP, ...FORWARDED]);
+
 /** ForwardContext — what the upstream headers depend on besides the client's. */
 export interface ForwardContext {
   readonly clientIp: string;
@@ -30,19 +46,13 @@ export interface ForwardContext {
   readonly trustForwarded: boolean;
 }
 
-/** connectionTokens — lowercase header names listed in a Connection header value, or undefined. */
-function connectionTokens(raw: readonly string[]): Set<string> | undefined {
-  let tokens: Set<string> | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 10 && name.toLowerCase() === 'connection') {
-      for (const t of raw[i + 1]!.split(',')) {
-        const v = t.trim().toLowerCase();
-        if (v !== '' && v !== 'close' && v !== 'keep-alive') (tokens ??= new Set()).add(v);
-      }
-    }
+/** addConnectionTokens — add the lowercase header names a Connection value lists (except close/keep-alive). */
+function addConnectionTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
+  for (const t of value.split(',')) {
+    const v = t.trim().toLowerCase();
+    if (v !== '' && v !== 'close' && v !== 'keep-alive') (into ??= new Set()).add(v);
   }
-  return tokens;
+  return into;
 }
 
 /**
@@ -52,38 +62,53 @@ function connectionTokens(raw: readonly string[]): Set<string> | undefined {
  * spoofable).
  */
 export function upstreamHeaders(raw: readonly string[], ctx: ForwardContext): string[] {
-  const named = connectionTokens(raw);
+  const poolHeader = ctx.poolHeader;
+  const poolLen = poolHeader.length;
   const out: string[] = [];
+  let named: Set<string> | undefined;
   let xff: string | undefined;
   let host: string | undefined;
   let xfProto: string | undefined;
   let xfHost: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (named !== undefined && named.has(lower))) continue;
+    const len = name.length;
     const value = raw[i + 1]!;
-    if (lower === 'x-forwarded-for') {
-      xff = xff === undefined ? value : `${xff}, ${value}`;
-      continue;
+    if (len < 64 && UPSTREAM_LENGTHS[len] === 1) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower)) {
+        if (lower === 'connection') named = addConnectionTokens(value, named);
+        continue;
+      }
+      if (lower === 'x-forwarded-for') {
+        xff = xff === undefined ? value : `${xff}, ${value}`;
+        continue;
+      }
+      if (lower === 'x-forwarded-proto') {
+        xfProto ??= value;
+        continue;
+      }
+      if (lower === 'x-forwarded-host') {
+        xfHost ??= value;
+        continue;
+      }
+      if (lower === 'host') host = value;
     }
-    if (lower === 'x-forwarded-proto') {
-      xfProto ??= value;
-      continue;
-    }
-    if (lower === 'x-forwarded-host') {
-      xfHost ??= value;
-      continue;
-    }
-    if (lower === ctx.poolHeader) continue;
-    if (lower === 'host') host = value;
+    if (len === poolLen && name.toLowerCase() === poolHeader) continue;
     out.push(name, value);
+  }
+  // Rare: `Connection: x-foo` names extra hop-by-hop headers; drop them now (wherever they appeared).
+  if (named !== undefined) {
+    removeNamed(out, named);
+    if (named.has('x-forwarded-for')) xff = undefined;
+    if (named.has('x-forwarded-proto')) xfProto = undefined;
+    if (named.has('x-forwarded-host')) xfHost = undefined;
   }
   out.push('x-forwarded-for', xff === undefined ? ctx.clientIp : `${xff}, ${ctx.clientIp}`);
   out.push('x-forwarded-proto', ctx.trustForwarded && xfProto !== undefined ? xfProto : ctx.proto);
   const fwdHost = ctx.trustForwarded && xfHost !== undefined ? xfHost : host;
   if (fwdHost !== undefined) out.push('x-forwarded-host', fwdHost);
-  if (ctx.poolHeader !== '') out.push(ctx.poolHeader, ctx.pool);
+  if (poolLen !== 0) out.push(poolHeader, ctx.pool);
   return out;
 }
 
@@ -97,24 +122,29 @@ export function downstreamHeaders(raw: readonly (Buffer | string)[]): string[] {
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
-    if (name.length === 10 && name.toLowerCase() === 'connection') {
-      for (const t of raw[i + 1]!.toString('latin1').split(',')) {
-        const v = t.trim().toLowerCase();
-        if (v !== '' && v !== 'close' && v !== 'keep-alive') (named ??= new Set()).add(v);
+    const len = name.length;
+    if (len < 64 && HOP_LENGTHS[len] === 1) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower)) {
+        if (lower === 'connection') named = addConnectionTokens(raw[i + 1]!.toString('latin1'), named);
+        continue;
       }
     }
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
-  // Filter in a second pass so a Connection header listed after the headers it names still applies.
-  let w = 0;
-  for (let i = 0; i < out.length; i += 2) {
-    const lower = out[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (named !== undefined && named.has(lower))) continue;
-    out[w++] = out[i]!;
-    out[w++] = out[i + 1]!;
-  }
-  out.length = w;
+  if (named !== undefined) removeNamed(out, named);
   return out;
+}
+
+/** removeNamed — drop, in place, every header whose lowercase name is in `named`. */
+function removeNamed(list: string[], named: ReadonlySet<string>): void {
+  let w = 0;
+  for (let i = 0; i < list.length; i += 2) {
+    if (named.has(list[i]!.toLowerCase())) continue;
+    list[w++] = list[i]!;
+    list[w++] = list[i + 1]!;
+  }
+  list.length = w;
 }
 
 /** IDEMPOTENT_METHODS — RFC 9110 §9.2.2: safe to repeat. */

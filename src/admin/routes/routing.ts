@@ -3,7 +3,8 @@
  * weights, maintenance. Each route validates its body (schema), then calls one
  * router method; the router answers only once the new snapshot is in force
  * and persisted. `"wait": "drained"` additionally waits for the pools that
- * left the live set to finish their in-flight requests (or drain.timeoutMs).
+ * left the live set to finish their in-flight requests and long-lived
+ * connections (or each pool's drain deadline).
  */
 import type { FastifyInstance } from 'fastify';
 import type { ChangeResult } from '../../routing/router.js';
@@ -20,7 +21,8 @@ async function waitDrained(ctx: AdminContext, result: ChangeResult, wait: 'drain
   const snap = ctx.router.current;
   const leaving = ctx.router.pools.filter((p) => !snap.isLive(p.name));
   const started = Date.now();
-  const results = await Promise.all(leaving.map((p) => p.waitIdle(ctx.drains.timeoutMs)));
+  // Each pool's own deadline: with onSwitch: drain it includes closing its long-lived connections.
+  const results = await Promise.all(leaving.map((p) => p.waitIdle(ctx.drains.timeoutFor(p))));
   return { drained: results.every(Boolean), drainMs: Date.now() - started };
 }
 

@@ -15,6 +15,9 @@ export function stateView(ctx: AdminContext): Record<string, unknown> {
       status: poolStatus(ctx, pool),
       weight: snap.state.weights[pool.name] ?? 0,
       inflight: pool.inflight,
+      // Upgraded (WebSocket) connections open now; counted apart from inflight, and part of "idle".
+      longLived: pool.longLived,
+      onSwitch: pool.config.onSwitch,
       usableServers: pool.usableCount,
       drainingForMs: since === undefined ? null : Date.now() - since,
       servers: pool.servers.map((s) => ({
@@ -26,6 +29,7 @@ export function stateView(ctx: AdminContext): Record<string, unknown> {
         ejected: s.ejected,
         usable: s.usable,
         inflight: s.inflight,
+        longLived: s.longLived,
       })),
     };
   }
