@@ -26,6 +26,11 @@ import type { ProxyContext } from './proxy/context.js';
 import { ProxyHandler } from './proxy/handler.js';
 import { UpgradeHandler, type UpgradeSettings } from './proxy/upgrade.js';
 import { Router } from './routing/router.js';
+import { TlsListener } from './tls/listener.js';
+import { PemError } from './tls/pem.js';
+import { SwitchyardError } from './errors.js';
+import type { CertReloadResult } from './admin/context.js';
+import { TcpListener } from './tcp/listener.js';
 import { FileStateStore } from './state/file-store.js';
 import type { StateStore } from './state/types.js';
 
@@ -43,6 +48,10 @@ export interface Addresses {
   readonly http: string;
   readonly admin: string;
   readonly preview: string | undefined;
+  /** Raw TCP listeners by name (listen.tcp[].name → host:port). */
+  readonly tcp: Readonly<Record<string, string>>;
+  /** listen.https listeners, in config order. */
+  readonly https: readonly string[];
 }
 
 /** App — a running (or startable) Switchyard. */
@@ -58,6 +67,8 @@ export interface App {
   start(): Promise<void>;
   /** Graceful stop; resolves true when every in-flight request finished in time. */
   stop(): Promise<boolean>;
+  /** reloadCerts — re-read every TLS certificate file and swap them in (SIGHUP, POST /api/v1/reload-certs); throws SY_ERR_CERT_RELOAD and keeps the old ones on a bad file. */
+  reloadCerts(): CertReloadResult;
 }
 
 /** createApp — build everything; nothing listens until start(). */
@@ -90,8 +101,11 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
     bus,
     log: log.child({ component: 'router' }),
   });
+  // TCP listeners follow the same router; their connections are long-lived connections of the main pools.
+  const tcpListeners = config.listen.tcp.map((l) => new TcpListener(l, router, pools, config.proxy, log.child({ component: 'tcp', listener: l.name })));
   const drains = new DrainTracker(pools, bus, log.child({ component: 'drain' }), config.drain.timeoutMs);
   const metrics = new Metrics(router, bus, { defaultMetrics: options.defaultMetrics });
+  metrics.registerTcp(tcpListeners);
   const audit = log.child({ component: 'audit' });
   bus.on('routing', (snap, prev, change) => {
     audit.info({ action: change.action, who: change.who, generation: snap.generation, live: snap.state.live, weights: snap.state.weights, maintenance: snap.maintenance, ...change.detail, previousGeneration: prev?.generation }, `routing ${change.action}`);
@@ -110,10 +124,11 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
     idleTimeoutMs: config.proxy.upgradeIdleTimeoutMs,
     maxAgeMs: config.proxy.maxConnectionAgeMs,
   };
-  const makeHandlers = (kind: 'public' | 'preview'): { handler: ProxyHandler; upgrades: UpgradeHandler } => {
+  const makeHandlers = (kind: 'public' | 'preview', proto: 'http' | 'https' = 'http', http2 = false): { handler: ProxyHandler; upgrades: UpgradeHandler } => {
     const ctx: ProxyContext = {
       kind,
-      proto: 'http',
+      proto,
+      http2,
       poolHeader: config.proxy.poolHeader,
       trustForwarded: config.proxy.trustForwardedHeaders,
       maxAttempts: 1 + config.proxy.retries,
@@ -150,6 +165,35 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
   };
   addListener('public', config.listen.http);
   if (config.listen.preview !== undefined) addListener('preview', config.listen.preview);
+  const tlsListeners = config.listen.https.map((l) => {
+    const { handler, upgrades } = makeHandlers(l.preview ? 'preview' : 'public', 'https', l.http2);
+    const tls = new TlsListener(
+      l,
+      { onRequest: handler.onRequest, attachUpgrades: (server) => upgrades.attach(server, 'secureConnection') },
+      {
+        keepAliveTimeout: config.proxy.clientKeepAliveMs,
+        headersTimeout: config.proxy.clientHeadersTimeoutMs,
+        idleTimeout: Math.max(config.proxy.idleTimeoutMs, config.proxy.firstByteTimeoutMs) + 1000,
+      },
+    );
+    return { tls, handler, upgrades };
+  });
+  const tlsLog = log.child({ component: 'tls' });
+  const reloadCerts = (): CertReloadResult => {
+    // All or nothing across listeners: every new set is built before any is swapped.
+    let commits: (() => void)[];
+    try {
+      commits = tlsListeners.map((l) => l.tls.certs.prepare());
+    } catch (err) {
+      const message = err instanceof PemError ? err.message : (err as Error).message;
+      tlsLog.error({ err: message }, 'certificate reload refused; the previous certificates stay in force');
+      throw new SwitchyardError('SY_ERR_CERT_RELOAD', `certificate reload refused: ${message}`, { cause: err });
+    }
+    for (const commit of commits) commit();
+    const files = tlsListeners.flatMap((l) => l.tls.certs.files);
+    tlsLog.info({ listeners: tlsListeners.length, files: files.length }, 'certificates reloaded');
+    return { listeners: tlsListeners.length, files };
+  };
 
   let ready = false;
   const admin = await buildAdminServer({
@@ -159,7 +203,9 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
     log,
     token: config.admin.token,
     openMetrics: config.admin.openMetrics,
+    tcp: tcpListeners,
     isReady: () => ready,
+    reloadCerts,
   });
 
   let addresses: Addresses | undefined;
@@ -188,14 +234,19 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
         await listen(l.server, l.bind);
         bound[l.kind] = formatAddress(l.server.address() as AddressInfo);
       }
+      const tcpBound: Record<string, string> = {};
+      for (const l of tcpListeners) tcpBound[l.name] = await l.start();
+      const https: string[] = [];
+      for (const l of tlsListeners) https.push(await l.tls.listen());
       await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
       const adminAddr = admin.server.address() as AddressInfo;
-      addresses = { http: bound.public as string, preview: bound.preview, admin: formatAddress(adminAddr) };
+      addresses = { http: bound.public as string, preview: bound.preview, admin: formatAddress(adminAddr), tcp: tcpBound, https };
       log.info({ ...addresses }, 'switchyard listening');
-      void health.ready().then(() => {
+      void Promise.all([health.ready(), ...tcpListeners.map((l) => l.health.ready())]).then(() => {
         ready = true;
       });
     },
+    reloadCerts,
     stop(): Promise<boolean> {
       stopping ??= (async () => {
         const longLived = (): number => pools.reduce((n, p) => n + p.longLived, 0);
@@ -211,6 +262,12 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
           // connections stay until in-flight reaches 0 (a request on one gets
           // the 503 + Connection: close answer) and are closed below.
           NetServer.prototype.close.call(l.server);
+        }
+        for (const l of tcpListeners) l.close();
+        for (const l of tlsListeners) {
+          l.handler.close();
+          l.upgrades.close();
+          l.tls.stopAccepting();
         }
         const deadline = config.shutdown.timeoutMs;
         const started = Date.now();
@@ -235,7 +292,9 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
           l.server.closeAllConnections();
           l.server.close(); // also stops http's connection-checking timer
         }
+        for (const l of tlsListeners) l.tls.closeAll();
         await health.stop();
+        await Promise.all(tcpListeners.map((l) => l.stop()));
         rate.close();
         await Promise.all(pools.map((p) => p.close(!finished)));
         await router.flush();

@@ -72,6 +72,15 @@ async function start(configFile: string | undefined, demo: boolean): Promise<voi
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // SIGHUP re-reads the TLS certificate files (certbot-style renewals); a bad file is logged and the old certificates stay.
+  process.on('SIGHUP', () => {
+    if (app === undefined) return;
+    try {
+      app.reloadCerts();
+    } catch {
+      // Already logged by app.reloadCerts with the file that failed.
+    }
+  });
   const starting = (async () => {
     if (demo) {
       demoServers = await startDemoUpstreams(

@@ -42,6 +42,7 @@ export const ERROR_CATALOGUE = {
   SY_ERR_UNAUTHORIZED: { source: 'admin', retryable: false, statusCode: 401, description: 'missing or wrong bearer token' },
   SY_ERR_NOT_FOUND: { source: 'admin', retryable: false, statusCode: 404, description: 'no admin API route has that method and path' },
   SY_ERR_NOT_READY: { source: 'admin', retryable: false, statusCode: 503, description: 'GET /readyz before the listeners are bound and the first health checks are in' },
+  SY_ERR_CERT_RELOAD: { source: 'config', retryable: false, statusCode: 500, description: 'a certificate or key file could not be used on reload; the previous certificates stay in force' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -90,6 +91,12 @@ export function classifyUpstreamError(err: unknown, requestSent: boolean): Error
     case 'HPE_INVALID_CHUNK_SIZE':
     case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
     case 'UND_ERR_HEADERS_OVERFLOW':
+    // Response headers valid in HTTP/1.1 but not in HTTP/2 (e.g. two Content-Type): the h2 client cannot get them.
+    case 'ERR_HTTP2_HEADER_SINGLE_VALUE':
+    case 'ERR_HTTP2_INVALID_HEADER_VALUE':
+    case 'ERR_HTTP2_INVALID_CONNECTION_HEADERS':
+    case 'ERR_INVALID_HTTP_TOKEN':
+    case 'ERR_INVALID_CHAR':
       return 'SY_ERR_UPSTREAM_PROTOCOL';
     default:
       // A socket error before the request was handed to a connection means the

@@ -11,6 +11,21 @@ import type { DrainTracker } from '../pools/drain.js';
 import type { Router } from '../routing/router.js';
 import type { ServerPool } from '../pools/pool.js';
 
+/** CertReloadResult — what a certificate reload swapped. */
+export interface CertReloadResult {
+  /** TLS listeners whose certificates were replaced. */
+  readonly listeners: number;
+  /** Every file re-read, absolute paths. */
+  readonly files: readonly string[];
+}
+
+/** TcpListenerInfo — what the state API shows of a raw TCP listener (src/tcp/listener.ts fits it; admin does not import tcp/). */
+export interface TcpListenerInfo {
+  readonly name: string;
+  readonly address: string | undefined;
+  readonly pools: readonly { readonly name: string; readonly pool: ServerPool; readonly connections: number; readonly bytesIn: number; readonly bytesOut: number }[];
+}
+
 /** AdminContext — dependencies of the admin API. */
 export interface AdminContext {
   readonly router: Router;
@@ -19,8 +34,12 @@ export interface AdminContext {
   readonly log: Logger;
   readonly token: string | undefined;
   readonly openMetrics: boolean;
+  /** Raw TCP listeners (listen.tcp), shown by GET /api/v1/state. */
+  readonly tcp?: readonly TcpListenerInfo[];
   /** True once listeners are bound and first health probes are in. */
   isReady(): boolean;
+  /** Re-read every TLS listener's certificate files and swap them in; throws SY_ERR_CERT_RELOAD (nothing swapped) on a bad file. */
+  reloadCerts?(): CertReloadResult;
 }
 
 /** poolStatus — live (weight > 0), draining (not live, requests in flight or long-lived connections open) or idle. */

@@ -13,6 +13,7 @@ import type { AdminContext } from './context.js';
 import { routingRoutes } from './routes/routing.js';
 import { serverRoutes } from './routes/servers.js';
 import { stateRoutes } from './routes/state.js';
+import { tlsRoutes } from './routes/tls.js';
 
 /** OPEN_ROUTES — routes answered without the token (liveness and readiness probes). */
 const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
@@ -79,5 +80,6 @@ export async function buildAdminServer(ctx: AdminContext): Promise<FastifyInstan
   await stateRoutes(app, ctx);
   await routingRoutes(app, ctx);
   await serverRoutes(app, ctx);
+  await tlsRoutes(app, ctx);
   return app;
 }

@@ -32,6 +32,8 @@ export const DEFAULTS = Object.freeze({
     /** An upgraded connection with no byte in either direction for this long is closed. */
     upgradeIdleTimeoutMs: 600_000,
   },
+  /** listen.tcp[]: a raw TCP connection with no byte either way for this long is closed (same default as upgrades). */
+  tcp: { idleTimeoutMs: 600_000 },
   onSwitch: 'keep' as const,
   drainTimeoutMs: 30_000,
   maintenance: {

@@ -11,6 +11,8 @@ import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { DEFAULTS } from './defaults.js';
+import { resolveTcpListeners } from './tcp.js';
+import { resolveHttpsListeners, resolveUpstreamTls } from './https.js';
 import { ConfigSchema, type ConfigInput, type HealthInput, type PassiveInput } from './schema.js';
 import type {
   HashKey,
@@ -165,7 +167,10 @@ export function resolveConfig(data: unknown, source: string, env: NodeJS.Process
     issues.push({ path: 'listen.preview', message: 'needs at least two pools (it routes to the standby one)' });
   }
 
-  const listenEntries = Object.entries(input.listen).filter(([, v]) => v !== undefined) as [string, string][];
+  // Only the single-address listeners; listen.tcp entries are added by name below.
+  const listenEntries = Object.entries(input.listen).filter((e): e is [string, string] => typeof e[1] === 'string');
+  for (const [i, l] of (input.listen.tcp ?? []).entries()) listenEntries.push([`tcp[${i}].address`, l.address]);
+  for (const [i, l] of (input.listen.https ?? []).entries()) listenEntries.push([`https[${i}].address`, l.address]);
   const seen = new Map<string, string>();
   for (const [key, value] of listenEntries) {
     const hp = parseHostPort(value) as HostPort;
@@ -212,6 +217,7 @@ export function resolveConfig(data: unknown, source: string, env: NodeJS.Process
         weight: s.weight ?? DEFAULTS.weight,
         maxInflight: s.maxInflight ?? Infinity,
         health: resolveHealth(s.health, poolHealth),
+        tls: resolveUpstreamTls(s, baseDir, `pools.${name}.servers[${i}]`, issues),
       };
     });
     const passive = resolvePassive(p.passive, globalPassive);
@@ -256,6 +262,13 @@ export function resolveConfig(data: unknown, source: string, env: NodeJS.Process
     }
   }
 
+  const tcp = resolveTcpListeners(input.listen.tcp, { pools, health: globalHealth, passive: globalPassive, connectTimeoutMs: input.proxy?.connectTimeoutMs ?? DEFAULTS.proxy.connectTimeoutMs, parseHostPort }, issues);
+
+  const https = resolveHttpsListeners(input.listen.https, baseDir, parseHostPort, issues);
+  if (https.some((l) => l.preview) && poolNames.length < 2) {
+    issues.push({ path: 'listen.https', message: 'a preview listener needs at least two pools (it routes to the standby one)' });
+  }
+
   if (issues.length > 0) throw new ConfigError(dedupe(issues));
 
   const proxy = { ...DEFAULTS.proxy, ...input.proxy };
@@ -265,6 +278,8 @@ export function resolveConfig(data: unknown, source: string, env: NodeJS.Process
       http: parseHostPort(input.listen.http) as HostPort,
       admin,
       preview: input.listen.preview === undefined ? undefined : (parseHostPort(input.listen.preview) as HostPort),
+      tcp,
+      https,
     },
     admin: { token, openMetrics: input.admin?.openMetrics ?? false },
     state: { file: input.state === undefined ? undefined : resolve(baseDir, input.state.file) },

@@ -40,6 +40,36 @@ export const PassiveSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A DNS name as used in SNI; `*.` allowed as the first label only where the caller says so. */
+const TlsHostName = '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
+const SniName = '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
+
+/** HttpsListenerSchema — one TLS listener under listen.https (src/app.ts builds it, src/tls/ holds its certificates). */
+export const HttpsListenerSchema = Type.Object(
+  {
+    address: HostPort,
+    cert: Type.String({ minLength: 1 }),
+    key: Type.String({ minLength: 1 }),
+    sni: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            names: Type.Array(Type.String({ pattern: SniName, maxLength: 253 }), { minItems: 1, uniqueItems: true }),
+            cert: Type.String({ minLength: 1 }),
+            key: Type.String({ minLength: 1 }),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 1000 },
+      ),
+    ),
+    http2: Type.Optional(Type.Boolean()),
+    minVersion: Type.Optional(StringEnum(['TLSv1.2', 'TLSv1.3'] as const)),
+    preview: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
 export const ServerSchema = Type.Object(
   {
     address: HostPort,
@@ -47,6 +77,12 @@ export const ServerSchema = Type.Object(
     weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
     maxInflight: Type.Optional(Type.Integer({ minimum: 1 })),
     health: Type.Optional(HealthSchema),
+    /** Connect to this server over TLS (certificate verified against `ca`, else the system roots). */
+    tls: Type.Optional(Type.Boolean()),
+    /** CA bundle file (PEM) that signs the server's certificate; only with tls: true. */
+    ca: Type.Optional(Type.String({ minLength: 1 })),
+    /** SNI name sent and verified instead of the address's host; only with tls: true. */
+    servername: Type.Optional(Type.String({ pattern: TlsHostName })),
   },
   { additionalProperties: false },
 );
@@ -70,6 +106,55 @@ export const PoolSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** TcpHealthSchema — active check of a TCP listener's servers: connect, optionally send `send` and expect a reply containing `expect`. */
+export const TcpHealthSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    intervalMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 3_600_000 })),
+    timeoutMs: Type.Optional(PositiveMs),
+    rise: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    fall: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    send: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    expect: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+  },
+  { additionalProperties: false },
+);
+
+/** TcpPoolSchema — one pool of a TCP listener; its name is a pool of the main config (it follows that pool's weight). */
+export const TcpPoolSchema = Type.Object(
+  {
+    servers: Type.Array(
+      Type.Object(
+        {
+          address: HostPort,
+          id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' })),
+          weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1 },
+    ),
+    // p2c and header/cookie hashing need requests; a byte stream only has the client address.
+    balance: Type.Optional(StringEnum(['round-robin', 'least-conn', 'hash'] as const)),
+    health: Type.Optional(TcpHealthSchema),
+    passive: Type.Optional(PassiveSchema),
+  },
+  { additionalProperties: false },
+);
+
+/** TcpListenerSchema — one raw TCP (L4) listener under listen.tcp. */
+export const TcpListenerSchema = Type.Object(
+  {
+    name: Type.String({ pattern: PoolName }),
+    address: HostPort,
+    pools: Type.Record(Type.String(), TcpPoolSchema, { minProperties: 1, propertyNames: { pattern: PoolName } }),
+    connectTimeoutMs: Type.Optional(PositiveMs),
+    idleTimeoutMs: Type.Optional(PositiveMs),
+    proxyProtocol: Type.Optional(StringEnum(['v1', 'v2'] as const)),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     listen: Type.Object(
@@ -77,6 +162,10 @@ export const ConfigSchema = Type.Object(
         http: HostPort,
         admin: HostPort,
         preview: Type.Optional(HostPort),
+        /** Raw TCP (L4) listeners sharing the admin API's switch (src/tcp/). */
+        tcp: Type.Optional(Type.Array(TcpListenerSchema, { maxItems: 64 })),
+        /** TLS listeners (HTTPS, and HTTP/2 via ALPN). */
+        https: Type.Optional(Type.Array(HttpsListenerSchema, { maxItems: 64 })),
       },
       { additionalProperties: false },
     ),
@@ -160,3 +249,6 @@ export type ConfigInput = Static<typeof ConfigSchema>;
 export type HealthInput = Static<typeof HealthSchema>;
 export type PassiveInput = Static<typeof PassiveSchema>;
 export type PoolInput = Static<typeof PoolSchema>;
+/** TcpListenerInput — one listen.tcp entry as written in YAML. */
+export type TcpListenerInput = Static<typeof TcpListenerSchema>;
+export type ServerInput = Static<typeof ServerSchema>;

@@ -51,6 +51,31 @@ export interface ServerConfig {
   /** Maximum concurrent requests; Infinity when unlimited. */
   readonly maxInflight: number;
   readonly health: HealthConfig;
+  /** Set when the server is reached over TLS (servers[].tls: true); undefined = plain TCP. */
+  readonly tls?: UpstreamTlsConfig | undefined;
+}
+
+/** UpstreamTlsConfig — how to reach one server over TLS: its CA (PEM text read at load) and SNI name. */
+export interface UpstreamTlsConfig {
+  /** CA bundle (PEM) to verify against; undefined = Node's bundled root CAs. */
+  readonly ca: string | undefined;
+  /** Absolute path the CA was read from (for messages). */
+  readonly caFile: string | undefined;
+  /** SNI name sent and checked against the certificate; undefined = the address's host (not sent for an IP). */
+  readonly servername: string | undefined;
+}
+
+/** HttpsListenerConfig — one listen.https entry, resolved (paths absolute; files checked readable at load). */
+export interface HttpsListenerConfig {
+  readonly bind: HostPort;
+  readonly cert: string;
+  readonly key: string;
+  readonly sni: readonly { readonly names: readonly string[]; readonly cert: string; readonly key: string }[];
+  /** Offer h2 through ALPN (HTTP/1.1 stays available). */
+  readonly http2: boolean;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** Route to the standby pool, like listen.preview. */
+  readonly preview: boolean;
 }
 
 export interface PoolConfig {
@@ -86,6 +111,31 @@ export interface ProxyConfig {
   readonly maxConnectionAgeMs: number | undefined;
 }
 
+/** TcpCheck — the optional exchange of a TCP health probe after connecting. */
+export interface TcpCheck {
+  /** Written after connecting (undefined: connecting is the whole check). */
+  readonly send: string | undefined;
+  /** The reply must contain this (undefined: any reply, or none, will do). */
+  readonly expect: string | undefined;
+}
+
+/** TcpPoolConfig — one pool of a TCP listener: a PoolConfig (name = a main pool, its onSwitch/drainTimeoutMs) plus its check. */
+export interface TcpPoolConfig {
+  readonly pool: PoolConfig;
+  readonly check: TcpCheck;
+}
+
+/** TcpListenerConfig — one listen.tcp entry, resolved. */
+export interface TcpListenerConfig {
+  readonly name: string;
+  readonly bind: HostPort;
+  readonly pools: readonly TcpPoolConfig[];
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  /** PROXY protocol header written to the upstream before any client byte; undefined = none. */
+  readonly proxyProtocol: 'v1' | 'v2' | undefined;
+}
+
 export interface SwitchyardConfig {
   /** Absolute path of the file this config came from ('' when built in code). */
   readonly source: string;
@@ -93,6 +143,10 @@ export interface SwitchyardConfig {
     readonly http: HostPort;
     readonly admin: HostPort;
     readonly preview: HostPort | undefined;
+    /** Raw TCP (L4) listeners, in config order ([] when none). */
+    readonly tcp: readonly TcpListenerConfig[];
+    /** TLS listeners, in config order ([] when none). */
+    readonly https: readonly HttpsListenerConfig[];
   };
   readonly admin: { readonly token: string | undefined; readonly openMetrics: boolean };
   readonly state: { readonly file: string | undefined };

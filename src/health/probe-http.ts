@@ -8,6 +8,8 @@
  * on an unexpected error.
  */
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { UpstreamTlsConfig } from '../config/types.js';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { HealthConfig, StatusRange } from '../config/types.js';
 
@@ -25,6 +27,8 @@ export interface ProbeTarget {
   readonly host: string;
   readonly port: number;
   readonly health: HealthConfig;
+  /** Probe over https (certificate verified) when set. */
+  readonly tls?: UpstreamTlsConfig | undefined;
 }
 
 /** Probe — the signature shared by probeHttp and test doubles; must never reject. */
@@ -104,17 +108,23 @@ export function probeHttp(target: ProbeTarget, signal?: AbortSignal): Promise<Pr
     }
 
     try {
-      req = request({
+      const options = {
         host,
         port,
         method: 'GET',
         path: health.path,
-        agent: false,
+        agent: false as const,
         headers: {
           host: health.host ?? authority(host, port),
           'user-agent': 'switchyard-health',
         },
-      });
+      };
+      const tls = target.tls;
+      // A TLS server is probed over TLS with the same verification as traffic, so a bad certificate marks it down.
+      req =
+        tls === undefined
+          ? request(options)
+          : httpsRequest({ ...options, ca: tls.ca, servername: tls.servername, rejectUnauthorized: true });
     } catch (err) {
       // request() throws synchronously on a malformed path or header value.
       settle(false, `invalid probe request: ${errorReason(err)}`);

@@ -15,6 +15,19 @@ import type { Router } from '../routing/router.js';
 
 const P = 'switchyard_';
 
+/** TcpMetricsListener — what the TCP metrics read of a listener (src/tcp/ fits it; metrics does not import tcp/). */
+export interface TcpMetricsListener {
+  readonly name: string;
+  readonly pools: readonly {
+    readonly name: string;
+    readonly pool: ServerPool;
+    readonly connections: number;
+    readonly bytesIn: number;
+    readonly bytesOut: number;
+    counters(server: UpstreamServer): { readonly connections: number; readonly connectErrors: number };
+  }[];
+}
+
 /**
  * LINT_FAILING_DEFAULTS — prom-client default gauges that `promtool check
  * metrics` rejects (a gauge must not end in `_total`). Their per-type series
@@ -76,6 +89,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Open raw TCP connections of a main pool (they share its long-lived set); 0 until registerTcp. */
+  #tcpOpen: (pool: string) => number = () => 0;
+
   constructor(router: Router, bus: EventBus, options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
@@ -122,7 +138,8 @@ export class Metrics {
     });
     // Upgraded (WebSocket) connections: plain counters on pools and servers, read here at scrape time.
     gauge('open_upgraded_connections', 'Upgraded (e.g. WebSocket) connections open now, by pool.', ['pool'], (g) => {
-      for (const p of pools) g.set({ pool: p.name }, p.longLived);
+      // A pool's long-lived set also holds its raw TCP connections (switchyard_tcp_connections_active).
+      for (const p of pools) g.set({ pool: p.name }, p.longLived - this.#tcpOpen(p.name));
     });
     gauge('server_open_upgraded_connections', 'Upgraded (e.g. WebSocket) connections open now, by pool and server.', ['pool', 'server'], (g) => {
       for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.longLived);
@@ -208,6 +225,42 @@ export class Metrics {
         child.inc();
       },
     };
+  }
+
+  /** registerTcp — the raw TCP listeners' metrics, read at scrape time from their pools' plain counters. */
+  registerTcp(listeners: readonly TcpMetricsListener[]): void {
+    if (listeners.length === 0) return;
+    const all = listeners.flatMap((l) => l.pools.map((p) => ({ listener: l.name, p })));
+    this.#tcpOpen = (pool) => all.reduce((n, e) => (e.p.name === pool ? n + e.p.connections : n), 0);
+    // Distinct base names: OpenMetrics forbids a gauge named like a counter without its _total suffix.
+    new Gauge({
+      name: `${P}tcp_connections_active`,
+      help: 'Raw TCP connections open now, by listener and pool.',
+      labelNames: ['listener', 'pool'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { listener, p } of all) this.set({ listener, pool: p.name }, p.connections);
+      },
+    });
+    new CollectedMetric(this.registry, `${P}tcp_connections_total`, 'Raw TCP connections established to a server, by listener, pool and server.', 'counter', () => {
+      const out: MetricValue[] = [];
+      for (const { listener, p } of all) for (const s of p.pool.servers) out.push({ labels: { listener, pool: p.name, server: s.id }, value: p.counters(s).connections });
+      return out;
+    });
+    new CollectedMetric(this.registry, `${P}tcp_connect_errors_total`, 'Failed connects to a server from a TCP listener (refused, unreachable, timed out), by listener, pool and server.', 'counter', () => {
+      const out: MetricValue[] = [];
+      for (const { listener, p } of all) for (const s of p.pool.servers) out.push({ labels: { listener, pool: p.name, server: s.id }, value: p.counters(s).connectErrors });
+      return out;
+    });
+    new CollectedMetric(this.registry, `${P}tcp_bytes_total`, 'Bytes carried by raw TCP connections, by listener, pool and direction (in: client to server, out: server to client).', 'counter', () => {
+      const out: MetricValue[] = [];
+      for (const { listener, p } of all) {
+        out.push({ labels: { listener, pool: p.name, direction: 'in' }, value: p.bytesIn });
+        out.push({ labels: { listener, pool: p.name, direction: 'out' }, value: p.bytesOut });
+      }
+      return out;
+    });
   }
 
   /** render — the Prometheus text exposition. */

@@ -8,7 +8,7 @@
  * reads plain fields.
  */
 import { Pool as UndiciPool } from 'undici';
-import type { ProxyConfig, ServerConfig, HealthConfig } from '../config/types.js';
+import type { ProxyConfig, ServerConfig, HealthConfig, UpstreamTlsConfig } from '../config/types.js';
 import type { HealthTarget } from '../health/types.js';
 import type { ServerAdminState } from '../state/types.js';
 import type { Pickable } from '../balancers/types.js';
@@ -39,6 +39,8 @@ export class UpstreamServer implements Pickable, HealthTarget {
   readonly health: HealthConfig;
   readonly maxInflight: number;
   readonly configWeight: number;
+  /** TLS settings when the server is reached over https; undefined = plain http. */
+  readonly tls: UpstreamTlsConfig | undefined;
 
   /** Requests in flight now (incremented by the pool's begin, decremented by end). */
   inflight = 0;
@@ -67,6 +69,7 @@ export class UpstreamServer implements Pickable, HealthTarget {
     this.health = config.health;
     this.maxInflight = config.maxInflight;
     this.configWeight = config.weight;
+    this.tls = config.tls;
     this.#weight = config.weight;
     this.#proxy = proxy;
     this.usable = this.#computeUsable();
@@ -166,14 +169,19 @@ export class UpstreamServer implements Pickable, HealthTarget {
 
   #createDispatcher(): UndiciPool {
     const p = this.#proxy;
-    return new UndiciPool(`http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`, {
+    const tls = this.tls;
+    return new UndiciPool(`${tls === undefined ? 'http' : 'https'}://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`, {
       connections: p.maxConnectionsPerServer,
       pipelining: 1,
       keepAliveTimeout: p.upstreamKeepAliveMs,
       keepAliveMaxTimeout: Math.max(p.upstreamKeepAliveMs, 600_000),
       headersTimeout: p.firstByteTimeoutMs,
       bodyTimeout: p.idleTimeoutMs,
-      connect: { timeout: p.connectTimeoutMs },
+      // Verification is never optional: a server that needs tls: true needs its CA configured, not skipped.
+      connect:
+        tls === undefined
+          ? { timeout: p.connectTimeoutMs }
+          : { timeout: p.connectTimeoutMs, ca: tls.ca, servername: tls.servername, rejectUnauthorized: true },
       // We stream arbitrary client bodies and must not reject a mismatch ourselves.
       strictContentLength: false,
     });

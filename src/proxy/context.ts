@@ -8,6 +8,8 @@ import type { Logger } from '../log.js';
 export interface ProxyContext {
   readonly kind: 'public' | 'preview';
   readonly proto: 'http' | 'https';
+  /** The listener may carry HTTP/2 streams (a TLS listener with http2); only then does a request check its version. */
+  readonly http2: boolean;
   readonly poolHeader: string;
   readonly trustForwarded: boolean;
   /** 1 + proxy.retries. */

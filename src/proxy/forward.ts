@@ -16,12 +16,22 @@ import type { PickContext } from '../balancers/types.js';
 import type { ServerPool } from '../pools/pool.js';
 import type { UpstreamServer } from '../pools/server.js';
 import { countStatus } from '../pools/stats.js';
-import { downstreamHeaders, IDEMPOTENT_METHODS, upstreamHeaders } from './headers.js';
+import { downstreamHeaders, h2RequestHeaders, IDEMPOTENT_METHODS, upstreamHeaders } from './headers.js';
 import { shouldRetry } from './retry.js';
 import { sendLocal } from './status.js';
 import type { ProxyContext } from './context.js';
 
 const kExchange = Symbol('switchyard.exchange');
+
+/** The part of node:http2's Http2ServerRequest the Exchange reads beyond IncomingMessage. */
+interface H2Request {
+  readonly stream: { readonly endAfterHeaders: boolean };
+}
+
+/** The part of node:http2's Http2ServerResponse the Exchange reads beyond ServerResponse. */
+interface H2Response {
+  readonly stream: { readonly rstCode: number | undefined };
+}
 
 interface ResponseWithExchange extends ServerResponse {
   [kExchange]?: Exchange;
@@ -43,6 +53,16 @@ function onResponseClose(this: ResponseWithExchange): void {
   else ex.clientClosed();
 }
 
+// node:http2's compat response emits 'finish' and 'close' however its stream
+// ended, and reports writableFinished true even after the client reset the
+// stream: only a stream closed with NO_ERROR (rstCode 0) after our end() was delivered.
+function onH2ResponseClose(this: ResponseWithExchange): void {
+  const ex = this[kExchange];
+  if (ex === undefined) return;
+  if (this.writableEnded && (this as unknown as H2Response).stream.rstCode === 0) ex.responseFlushed();
+  else ex.clientClosed();
+}
+
 /** Exchange — one client request, its upstream attempts, and its answer. */
 export class Exchange implements Dispatcher.DispatchHandler, PickContext {
   readonly req: IncomingMessage;
@@ -57,6 +77,8 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
   #attempts = 0;
   #upstreamHeaders: string[] | undefined;
   #bodyless: boolean;
+  /** An HTTP/2 request (node:http2 compat objects): pseudo-headers, no status text, no Content-Length needed. */
+  readonly #h2: boolean;
   #requestSent = false;
   #responseStarted = false;
   #clientGone = false;
@@ -77,14 +99,19 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
     this.remoteAddress = req.socket.remoteAddress;
     this.startedAt = performance.now();
     const h = req.headers;
-    this.#bodyless = h['transfer-encoding'] === undefined && (h['content-length'] === undefined || h['content-length'] === '0');
+    this.#h2 = ctx.http2 && req.httpVersionMajor === 2;
+    // h2 has no Transfer-Encoding and Content-Length is optional: a stream without a
+    // body is one whose HEADERS frame carried END_STREAM.
+    this.#bodyless = this.#h2
+      ? (req as unknown as H2Request).stream.endAfterHeaders
+      : h['transfer-encoding'] === undefined && (h['content-length'] === undefined || h['content-length'] === '0');
   }
 
   /** start — first attempt on `server` (already picked by the pool). */
   start(server: UpstreamServer): void {
     const res = this.res;
     res[kExchange] = this;
-    res.on('close', onResponseClose);
+    res.on('close', this.#h2 ? onH2ResponseClose : onResponseClose);
     this.#attempt(server);
   }
 
@@ -97,7 +124,7 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
     this.#inflight = true;
     const req = this.req;
     const ctx = this.ctx;
-    this.#upstreamHeaders ??= upstreamHeaders(req.rawHeaders, {
+    this.#upstreamHeaders ??= upstreamHeaders(this.#h2 ? h2RequestHeaders(req.rawHeaders) : req.rawHeaders, {
       clientIp: this.remoteAddress ?? '',
       proto: ctx.proto,
       poolHeader: ctx.poolHeader,
@@ -132,7 +159,17 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
     this.#status = statusCode;
     this.#resume = resume;
     const headers = downstreamHeaders(rawHeaders);
-    if (statusText) this.res.writeHead(statusCode, statusText, headers);
+    if (this.#h2) {
+      // h2 has no reason phrase, and node:http2 refuses some headers HTTP/1.1 allows
+      // (a repeated single-value header): answer 502 rather than throw inside undici.
+      try {
+        this.res.writeHead(statusCode, headers);
+      } catch (err) {
+        this.#responseStarted = false;
+        this.#abort?.(err as Error);
+        return false;
+      }
+    } else if (statusText) this.res.writeHead(statusCode, statusText, headers);
     else this.res.writeHead(statusCode, headers);
     return true;
   }
@@ -240,7 +277,7 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
     const res = this.res;
     res[kExchange] = undefined;
     if (this.#awaitingDrain) res.off('drain', onResponseDrain);
-    res.off('close', onResponseClose);
+    res.off('close', this.#h2 ? onH2ResponseClose : onResponseClose);
     if (upstreamAnswered) {
       if (status >= 500) server.passive?.recordFailure(`status ${status}`);
       else server.passive?.recordSuccess();

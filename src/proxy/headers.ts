@@ -113,6 +113,30 @@ export function upstreamHeaders(raw: readonly string[], ctx: ForwardContext): st
 }
 
 /**
+ * h2RequestHeaders — an HTTP/2 request's raw headers in HTTP/1.1 form: the
+ * pseudo-headers (`:method`, `:path`, `:scheme`, `:authority`) are not headers
+ * and must not be forwarded, and `:authority` becomes `Host` when the client
+ * sent none (RFC 9113 §8.3.1: h2 clients send :authority instead of Host).
+ * Called only for h2 requests, so HTTP/1.1 pays nothing for it.
+ */
+export function h2RequestHeaders(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  let authority: string | undefined;
+  let hasHost = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 58 /* : */) {
+      if (name === ':authority') authority = raw[i + 1]!;
+      continue;
+    }
+    if (name.length === 4 && name === 'host') hasHost = true; // h2 header names are lowercase
+    out.push(name, raw[i + 1]!);
+  }
+  if (!hasHost && authority !== undefined) out.unshift('host', authority);
+  return out;
+}
+
+/**
  * downstreamHeaders — the upstream's response headers for the client, minus
  * hop-by-hop. undici hands raw headers as Buffers; they become latin1 strings
  * (header bytes are opaque octets; latin1 round-trips them unchanged).

@@ -21,7 +21,8 @@ export function sendLocal(res: ServerResponse, code: ErrorCode, retryAfterSecond
     'x-switchyard-error', code,
   ];
   if (retryAfterSeconds !== undefined) headers.push('retry-after', String(retryAfterSeconds));
-  if (closeConnection === true) headers.push('connection', 'close');
+  // Connection is illegal in HTTP/2 (RFC 9113 §8.2.2); h2 clients get a GOAWAY from the shutdown instead.
+  if (closeConnection === true && res.req.httpVersionMajor !== 2) headers.push('connection', 'close');
   res.writeHead(status, headers);
   res.end(body);
   return status;

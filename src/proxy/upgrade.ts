@@ -43,7 +43,8 @@
  * handshake the endpoints run themselves; that is frame parsing, which this
  * byte-level proxy deliberately does not do.
  */
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { EventEmitter } from 'node:events';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -154,6 +155,13 @@ function destroySelf(this: Socket): void {
 }
 
 /**
+ * ReplayEvent — how a socket re-enters its server as a fresh HTTP connection:
+ * 'connection' on a plain http.Server, 'secureConnection' on a TLS server (its
+ * 'connection' would start a second TLS handshake on an already-decrypted socket).
+ */
+export type ReplayEvent = 'connection' | 'secureConnection';
+
+/**
  * replayAsHttp — hand an upgrade request we do not tunnel back to the HTTP
  * server as plain HTTP: its head is rebuilt without `Upgrade` (so it is not
  * an upgrade again), put back in front of the bytes that followed it, and the
@@ -161,7 +169,7 @@ function destroySelf(this: Socket): void {
  * documented way to inject one), where body, keep-alive and pipelining work
  * as usual. Header bytes round-trip: Node decodes them as latin1.
  */
-function replayAsHttp(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+function replayAsHttp(server: EventEmitter, event: ReplayEvent, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/${req.httpVersion}\r\n`;
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
@@ -171,7 +179,7 @@ function replayAsHttp(server: Server, req: IncomingMessage, socket: Duplex, head
   }
   const rebuilt = Buffer.from(`${text}\r\n`, 'latin1');
   socket.unshift(head.length === 0 ? rebuilt : Buffer.concat([rebuilt, head]));
-  server.emit('connection', socket);
+  server.emit(event, socket);
 }
 
 /** originForm — the request target for undici: absolute-form reduced to its path, anything else not starting with "/" prefixed with it. */
@@ -198,7 +206,8 @@ export class UpgradeHandler {
   readonly #shared: UpgradeShared;
   readonly #unrouted: PoolStats;
   readonly #rate: { count: number };
-  #server: Server | undefined;
+  #server: EventEmitter | undefined;
+  #replayEvent: ReplayEvent = 'connection';
   #closing = false;
 
   /** `rate.count` is bumped once per public upgrade, like a public request (the capacity warning's traffic rate). */
@@ -210,8 +219,9 @@ export class UpgradeHandler {
   }
 
   /** attach — listen for upgrades on `server` (the listener's http.Server; also where plain-HTTP fallbacks go back to). */
-  attach(server: Server): void {
+  attach(server: EventEmitter, replayEvent: ReplayEvent = 'connection'): void {
     this.#server = server;
+    this.#replayEvent = replayEvent;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#handle(req, socket, head));
   }
 
@@ -224,7 +234,7 @@ export class UpgradeHandler {
     const shared = this.#shared;
     const protocol = tunnelProtocol(req, shared.settings.protocols);
     if (protocol === '') {
-      replayAsHttp(this.#server as Server, req, duplex, head);
+      replayAsHttp(this.#server as EventEmitter, this.#replayEvent, req, duplex, head);
       return;
     }
     // http.Server sockets are net.Sockets (tls.TLSSocket extends it).

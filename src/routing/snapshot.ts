@@ -22,21 +22,21 @@ export interface RoutingState {
   readonly servers: Readonly<Record<string, Readonly<Record<string, ServerOverride>>>>;
 }
 
-/** PoolPicker — chooses among live pools by weight (smooth weighted round-robin). */
-class PoolPicker {
-  readonly #pools: readonly ServerPool[];
+/** PoolPicker — chooses among live pools by weight (smooth weighted round-robin); generic so TCP listeners pick their own pools with the snapshot's weights. */
+export class PoolPicker<T = ServerPool> {
+  readonly #pools: readonly T[];
   readonly #weights: readonly number[];
   readonly #current: number[];
   readonly #total: number;
 
-  constructor(pools: readonly ServerPool[], weights: readonly number[]) {
+  constructor(pools: readonly T[], weights: readonly number[]) {
     this.#pools = pools;
     this.#weights = weights;
     this.#current = weights.map(() => 0);
     this.#total = weights.reduce((a, b) => a + b, 0);
   }
 
-  pick(): ServerPool | undefined {
+  pick(): T | undefined {
     const n = this.#pools.length;
     if (n === 1) return this.#pools[0];
     if (n === 0) return undefined;

@@ -98,6 +98,10 @@ t.test('the sample config from the issue is accepted verbatim', async (t) => {
     http: { host: '127.0.0.1', port: 8080 },
     admin: { host: '127.0.0.1', port: 9901 },
     preview: { host: '127.0.0.1', port: 8081 },
+    // No raw TCP listener in the sample.
+    tcp: [],
+    // Nor a TLS listener.
+    https: [],
   });
   t.equal(config.admin.token, 'change-me');
   t.same(config.pools.map((p) => p.name), ['blue', 'green'], 'pools in config order');

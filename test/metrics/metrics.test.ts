@@ -196,3 +196,18 @@ t.test('with default process metrics on, the exposition has them and still passe
   t.equal(value(res.body, 'switchyard_requests_total', { pool: 'blue', server: blue1.address, code_class: '2xx' }), 1);
   await promtoolCheck(t, res.body, 'the exposition with default metrics');
 });
+
+t.test('raw TCP listener metrics are exported and pass promtool', async (t) => {
+  const { startTcpSwitchyard, startTcpUpstream, tcpConnect, readAll } = await import('../helpers/tcp.js');
+  const up = await startTcpUpstream(t, 'blue-1');
+  const { sy, address } = await startTcpSwitchyard(t, { pools: { blue: { servers: [up] }, green: { servers: [{ address: `127.0.0.1:${await freePort()}`, id: 'g' }] } } });
+  const c = await tcpConnect(address, { allowHalfOpen: true });
+  c.end('abc');
+  await readAll(c);
+  const res = await sy.api('GET', '/metrics');
+  t.match(res.body, /switchyard_tcp_connections_total\{listener="db",pool="blue",server="blue-1"\} 1/);
+  t.match(res.body, /# TYPE switchyard_tcp_connections_active gauge/);
+  t.match(res.body, /switchyard_tcp_bytes_total\{listener="db",pool="blue",direction="in"\} 3/);
+  t.match(res.body, /switchyard_tcp_connect_errors_total\{listener="db",pool="green",server="g"\} 0/);
+  await promtoolCheck(t, res.body, 'the exposition with a TCP listener');
+});

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { downstreamHeaders, upstreamHeaders, type ForwardContext } from '../../src/proxy/headers.js';
+import { downstreamHeaders, h2RequestHeaders, upstreamHeaders, type ForwardContext } from '../../src/proxy/headers.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startSwitchyard } from '../helpers/app.js';
 import { request } from '../helpers/http.js';
@@ -233,4 +233,13 @@ t.test('two Set-Cookie headers from the upstream both reach the client', async (
   t.equal(res.status, 200);
   t.same(res.headers['set-cookie'], ['a=1; Path=/', 'b=2; HttpOnly']);
   t.equal(res.headers['x-internal'], undefined, 'a response header named in Connection is not relayed');
+});
+
+t.test('h2RequestHeaders drops pseudo-headers and turns :authority into Host', async (t) => {
+  const raw = [':method', 'GET', ':path', '/x', ':scheme', 'https', ':authority', 'example.test:8443', 'accept', '*/*'];
+  t.same(h2RequestHeaders(raw), ['host', 'example.test:8443', 'accept', '*/*']);
+  t.same(h2RequestHeaders([':authority', 'a.test', 'host', 'b.test']), ['host', 'b.test'], 'a Host header the client sent wins');
+  t.same(h2RequestHeaders([':method', 'GET', ':path', '/']), [], 'no authority, no host');
+  const up = upstreamHeaders(h2RequestHeaders(raw), ctx);
+  t.notOk(up.some((h, i) => i % 2 === 0 && h.startsWith(':')), 'nothing pseudo reaches upstreamHeaders');
 });

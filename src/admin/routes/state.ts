@@ -41,7 +41,39 @@ export function stateView(ctx: AdminContext): Record<string, unknown> {
     weights: snap.state.weights,
     maintenance: snap.maintenance,
     pools,
+    tcp: tcpView(ctx),
   };
+}
+
+/** tcpView — each TCP listener with its pools (they follow the same-named main pool's weight) and servers. */
+function tcpView(ctx: AdminContext): Record<string, unknown>[] {
+  const snap = ctx.router.current;
+  return (ctx.tcp ?? []).map((l) => ({
+    name: l.name,
+    address: l.address ?? null,
+    connections: l.pools.reduce((n, p) => n + p.connections, 0),
+    pools: Object.fromEntries(
+      l.pools.map((p) => [
+        p.name,
+        {
+          live: snap.isLive(p.name),
+          connections: p.connections,
+          usableServers: p.pool.usableCount,
+          bytesIn: p.bytesIn,
+          bytesOut: p.bytesOut,
+          servers: p.pool.servers.map((s) => ({
+            id: s.id,
+            address: s.address,
+            weight: s.weight,
+            healthy: s.healthy,
+            ejected: s.ejected,
+            usable: s.usable,
+            connections: s.longLived,
+          })),
+        },
+      ]),
+    ),
+  }));
 }
 
 /** stateRoutes — GET /api/v1/state and /api/v1/history. */
