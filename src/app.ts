@@ -76,20 +76,7 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
   const log = options.log ?? createLogger(config.log.level);
   const bus = new EventBus();
   const pools = config.pools.map((p) => new ServerPool(p, config.proxy));
-  for (const pool of pools) {
-    const poolLog = log.child({ component: 'health', pool: pool.name });
-    pool.observe({
-      health: (server, healthy, reason) => bus.emit('health', pool.name, server.id, healthy, reason),
-      ejection: (server, ejected, reason) => {
-        if (ejected) poolLog.warn({ server: server.id, reason }, 'server ejected after consecutive failures');
-        else poolLog.info({ server: server.id, reason }, 'server re-admitted');
-        bus.emit('ejection', pool.name, server.id, ejected, reason);
-      },
-    });
-    for (const server of pool.servers) {
-      server.passive = new PassiveEjector(pool.config.passive, (ejected, reason) => server.ejectionChanged(ejected, reason));
-    }
-  }
+  for (const pool of pools) observePool(pool, bus, log.child({ component: 'health', pool: pool.name }));
   const store = options.store ?? (config.state.file === undefined ? undefined : new FileStateStore(config.state.file));
   const rate = new RequestRate();
   const router = new Router({
@@ -103,6 +90,8 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
   });
   // TCP listeners follow the same router; their connections are long-lived connections of the main pools.
   const tcpListeners = config.listen.tcp.map((l) => new TcpListener(l, router, pools, config.proxy, log.child({ component: 'tcp', listener: l.name })));
+  // A TCP pool's flips are published like a main pool's (switchyard_health_transitions_total, ejections, logs).
+  for (const l of tcpListeners) for (const p of l.pools) observePool(p.pool, bus, log.child({ component: 'health', listener: l.name, pool: p.name }));
   const drains = new DrainTracker(pools, bus, log.child({ component: 'drain' }), config.drain.timeoutMs);
   const metrics = new Metrics(router, bus, { defaultMetrics: options.defaultMetrics });
   metrics.registerTcp(tcpListeners);
@@ -308,6 +297,26 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
     },
   };
   return app;
+}
+
+/**
+ * observePool — the one wiring of a pool's servers, for main pools and TCP
+ * listener pools alike: a passive ejector per server, health and ejection
+ * flips published on the bus (metrics subscribe), ejections logged. Active
+ * health flips are logged by their ActiveHealthChecker.
+ */
+function observePool(pool: ServerPool, bus: EventBus, poolLog: Logger): void {
+  pool.observe({
+    health: (server, healthy, reason) => bus.emit('health', pool.name, server.id, healthy, reason),
+    ejection: (server, ejected, reason) => {
+      if (ejected) poolLog.warn({ server: server.id, reason }, 'server ejected after consecutive failures');
+      else poolLog.info({ server: server.id, reason }, 'server re-admitted');
+      bus.emit('ejection', pool.name, server.id, ejected, reason);
+    },
+  });
+  for (const server of pool.servers) {
+    server.passive = new PassiveEjector(pool.config.passive, (ejected, reason) => server.ejectionChanged(ejected, reason));
+  }
 }
 
 function listen(server: Server, bind: HostPort): Promise<void> {

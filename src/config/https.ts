@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { buildContext, PemError, readCa } from '../tls/pem.js';
 import type { ConfigIssue } from './load.js';
 import type { HostPort, HttpsListenerConfig, UpstreamTlsConfig } from './types.js';
-import type { ConfigInput, ServerInput } from './schema.js';
+import type { ConfigInput, UpstreamTlsInput } from './schema.js';
 
 type HttpsInput = NonNullable<ConfigInput['listen']['https']>;
 
@@ -60,8 +60,8 @@ export function resolveHttpsListeners(
   return out;
 }
 
-/** resolveUpstreamTls — a server's tls/ca/servername keys → UpstreamTlsConfig (undefined without tls: true). */
-export function resolveUpstreamTls(s: ServerInput, baseDir: string, at: string, issues: ConfigIssue[]): UpstreamTlsConfig | undefined {
+/** resolveUpstreamTls — a server's tls/ca/servername keys (HTTP pool or TCP listener server) → UpstreamTlsConfig (undefined without tls: true). */
+export function resolveUpstreamTls(s: UpstreamTlsInput, baseDir: string, at: string, issues: ConfigIssue[]): UpstreamTlsConfig | undefined {
   if (s.tls !== true) {
     if (s.ca !== undefined) issues.push({ path: `${at}.ca`, message: 'only valid with tls: true' });
     if (s.servername !== undefined) issues.push({ path: `${at}.servername`, message: 'only valid with tls: true' });

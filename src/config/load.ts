@@ -262,7 +262,7 @@ export function resolveConfig(data: unknown, source: string, env: NodeJS.Process
     }
   }
 
-  const tcp = resolveTcpListeners(input.listen.tcp, { pools, health: globalHealth, passive: globalPassive, connectTimeoutMs: input.proxy?.connectTimeoutMs ?? DEFAULTS.proxy.connectTimeoutMs, parseHostPort }, issues);
+  const tcp = resolveTcpListeners(input.listen.tcp, { pools, health: globalHealth, passive: globalPassive, connectTimeoutMs: input.proxy?.connectTimeoutMs ?? DEFAULTS.proxy.connectTimeoutMs, parseHostPort, baseDir }, issues);
 
   const https = resolveHttpsListeners(input.listen.https, baseDir, parseHostPort, issues);
   if (https.some((l) => l.preview) && poolNames.length < 2) {

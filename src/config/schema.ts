@@ -70,6 +70,16 @@ export const HttpsListenerSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** UpstreamTlsKeys — a server's upstream TLS keys, shared by HTTP pool servers and TCP listener servers (config/https.ts resolves both). */
+const UpstreamTlsKeys = {
+  /** Connect to this server over TLS (certificate verified against `ca`, else the system roots). */
+  tls: Type.Optional(Type.Boolean()),
+  /** CA bundle file (PEM) that signs the server's certificate; only with tls: true. */
+  ca: Type.Optional(Type.String({ minLength: 1 })),
+  /** SNI name sent and verified instead of the address's host; only with tls: true. */
+  servername: Type.Optional(Type.String({ pattern: TlsHostName })),
+};
+
 export const ServerSchema = Type.Object(
   {
     address: HostPort,
@@ -77,12 +87,7 @@ export const ServerSchema = Type.Object(
     weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
     maxInflight: Type.Optional(Type.Integer({ minimum: 1 })),
     health: Type.Optional(HealthSchema),
-    /** Connect to this server over TLS (certificate verified against `ca`, else the system roots). */
-    tls: Type.Optional(Type.Boolean()),
-    /** CA bundle file (PEM) that signs the server's certificate; only with tls: true. */
-    ca: Type.Optional(Type.String({ minLength: 1 })),
-    /** SNI name sent and verified instead of the address's host; only with tls: true. */
-    servername: Type.Optional(Type.String({ pattern: TlsHostName })),
+    ...UpstreamTlsKeys,
   },
   { additionalProperties: false },
 );
@@ -129,6 +134,7 @@ export const TcpPoolSchema = Type.Object(
           address: HostPort,
           id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' })),
           weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+          ...UpstreamTlsKeys,
         },
         { additionalProperties: false },
       ),
@@ -252,3 +258,5 @@ export type PoolInput = Static<typeof PoolSchema>;
 /** TcpListenerInput — one listen.tcp entry as written in YAML. */
 export type TcpListenerInput = Static<typeof TcpListenerSchema>;
 export type ServerInput = Static<typeof ServerSchema>;
+/** UpstreamTlsInput — the upstream TLS keys of any server entry (HTTP pool or TCP listener). */
+export type UpstreamTlsInput = Pick<ServerInput, 'tls' | 'ca' | 'servername'>;

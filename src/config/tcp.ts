@@ -3,9 +3,12 @@
  * pools: each TCP pool must be named after a main pool, because a TCP
  * listener has no switch of its own — it follows the routing snapshot's
  * weights and inherits that pool's `onSwitch` and `drainTimeoutMs`, so one
- * `POST /api/v1/switch` moves HTTP and TCP traffic together.
+ * `POST /api/v1/switch` moves HTTP and TCP traffic together. A server's
+ * upstream TLS keys (tls/ca/servername) go through config/https.ts's
+ * resolveUpstreamTls, the same code as HTTP pool servers.
  */
 import { DEFAULTS } from './defaults.js';
+import { resolveUpstreamTls } from './https.js';
 import type { ConfigIssue } from './load.js';
 import type { TcpListenerInput } from './schema.js';
 import type { HealthConfig, HostPort, PassiveConfig, PoolConfig, ServerConfig, TcpListenerConfig, TcpPoolConfig } from './types.js';
@@ -17,6 +20,8 @@ export interface TcpResolveContext {
   readonly passive: PassiveConfig;
   readonly connectTimeoutMs: number;
   readonly parseHostPort: (value: string) => HostPort | undefined;
+  /** Directory relative `ca` files are resolved against (the config file's). */
+  readonly baseDir: string;
 }
 
 /** resolveTcpListeners — every listen.tcp entry resolved; problems are pushed to `issues` with their key paths. */
@@ -52,7 +57,8 @@ export function resolveTcpListeners(input: readonly TcpListenerInput[] | undefin
         const id = s.id ?? s.address;
         if (ids.has(id)) issues.push({ path: `${at}.pools.${name}.servers[${i}]`, message: `duplicate server id "${id}" in TCP pool ${name}` });
         ids.add(id);
-        return { id, address: s.address, host: hp.host, port: hp.port, weight: s.weight ?? DEFAULTS.weight, maxInflight: Infinity, health };
+        const tls = resolveUpstreamTls(s, ctx.baseDir, `${at}.pools.${name}.servers[${i}]`, issues);
+        return { id, address: s.address, host: hp.host, port: hp.port, weight: s.weight ?? DEFAULTS.weight, maxInflight: Infinity, health, tls };
       });
       const passive: PassiveConfig = {
         consecutiveFailures: p.passive?.consecutiveFailures ?? ctx.passive.consecutiveFailures,

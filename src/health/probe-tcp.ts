@@ -7,8 +7,14 @@
  * holds a socket or timer past it. Without `expect` a successful connect is
  * the verdict (HAProxy's plain `check` on a TCP backend); the socket is then
  * closed at once.
+ *
+ * A server with `tls: true` is probed with a TLS handshake verified exactly
+ * like traffic (its CA, its SNI name, rejectUnauthorized): the handshake
+ * replaces the connect as the first step, `send`/`expect` run inside the TLS
+ * stream, and a certificate that does not verify marks the server down.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { TcpCheck } from '../config/types.js';
 import type { Probe, ProbeResult, ProbeTarget } from './probe-http.js';
 
@@ -38,16 +44,23 @@ export function probeTcp(target: ProbeTarget, check: TcpCheck, signal?: AbortSig
     // Unref'd: a stopping process must not wait for a probe's deadline.
     timer.unref();
     signal?.addEventListener('abort', onAbort, { once: true });
-    socket = connect({ host: target.host, port: target.port });
+    const tls = target.tls;
+    const connected = tls === undefined ? 'connected' : 'TLS handshake done';
+    socket =
+      tls === undefined
+        ? connect({ host: target.host, port: target.port })
+        : tlsConnect({ host: target.host, port: target.port, ca: tls.ca, servername: tls.servername, rejectUnauthorized: true });
     socket.unref();
     // Stays attached after settling: destroy() may still emit 'error'.
     socket.on('error', (err: NodeJS.ErrnoException) => finish(false, err.code ?? (err.message || err.name)));
-    socket.on('connect', () => {
+    let established = false;
+    socket.on(tls === undefined ? 'connect' : 'secureConnect', () => {
+      established = true;
       if (check.send !== undefined) socket?.write(check.send);
       if (check.expect === undefined) {
-        // Nothing to read: a connect (and the write handed to the kernel) is the verdict.
-        if (check.send === undefined) finish(true, 'connected');
-        else socket?.end(() => finish(true, 'connected, sent'));
+        // Nothing to read: a connect or handshake (and the write handed to the kernel) is the verdict.
+        if (check.send === undefined) finish(true, connected);
+        else socket?.end(() => finish(true, `${connected}, sent`));
       }
     });
     socket.setEncoding('latin1');
@@ -57,8 +70,13 @@ export function probeTcp(target: ProbeTarget, check: TcpCheck, signal?: AbortSig
       if (reply.includes(check.expect)) finish(true, 'expected reply');
       else if (reply.length > MAX_REPLY_BYTES) finish(false, `no "${check.expect}" in the first ${MAX_REPLY_BYTES} bytes`);
     });
-    socket.on('end', () => finish(check.expect === undefined, check.expect === undefined ? 'connected' : `closed before "${check.expect}"`));
-    socket.on('close', () => finish(check.expect === undefined, check.expect === undefined ? 'connected' : `closed before "${check.expect}"`));
+    // A close before the connect/handshake completed is never a pass (a TLS server may hang up mid-handshake).
+    const onClosed = (): void => {
+      if (!established) finish(false, tls === undefined ? 'closed before connecting' : 'closed during the TLS handshake');
+      else finish(check.expect === undefined, check.expect === undefined ? connected : `closed before "${check.expect}"`);
+    };
+    socket.on('end', onClosed);
+    socket.on('close', onClosed);
   });
 }
 

@@ -66,7 +66,7 @@ export class Metrics {
   });
   readonly #healthTransitions = new Counter({
     name: `${P}health_transitions_total`,
-    help: 'Active health check verdict changes, by pool, server and new state (up, down).',
+    help: 'Active health check verdict changes (HTTP and TCP servers), by pool, server and new state (up, down).',
     labelNames: ['pool', 'server', 'to'] as const,
     registers: [this.registry],
   });
@@ -248,7 +248,7 @@ export class Metrics {
       for (const { listener, p } of all) for (const s of p.pool.servers) out.push({ labels: { listener, pool: p.name, server: s.id }, value: p.counters(s).connections });
       return out;
     });
-    new CollectedMetric(this.registry, `${P}tcp_connect_errors_total`, 'Failed connects to a server from a TCP listener (refused, unreachable, timed out), by listener, pool and server.', 'counter', () => {
+    new CollectedMetric(this.registry, `${P}tcp_connect_errors_total`, 'Failed connects to a server from a TCP listener (refused, unreachable, timed out, TLS handshake failed), by listener, pool and server.', 'counter', () => {
       const out: MetricValue[] = [];
       for (const { listener, p } of all) for (const s of p.pool.servers) out.push({ labels: { listener, pool: p.name, server: s.id }, value: p.counters(s).connectErrors });
       return out;

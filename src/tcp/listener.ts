@@ -10,13 +10,14 @@
  * byte stream with a maintenance page, and closing database connections
  * during an HTTP maintenance window would be a surprise.
  *
- * The listener also owns its servers' active health checks (health/probe-tcp.ts)
- * and passive ejectors, which are per server exactly as for HTTP pools.
+ * The listener also owns its servers' active health checks (health/probe-tcp.ts;
+ * a TLS handshake for `tls: true` servers). Passive ejectors and the
+ * publishing of health/ejection flips are wired by app.ts with the same code
+ * as for main pools (per server, on the event bus).
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { ProxyConfig, TcpCheck, TcpListenerConfig } from '../config/types.js';
 import { ActiveHealthChecker } from '../health/active.js';
-import { PassiveEjector } from '../health/passive.js';
 import type { ProbeTarget } from '../health/probe-http.js';
 import { tcpProbe } from '../health/probe-tcp.js';
 import type { Logger } from '../log.js';
@@ -56,18 +57,7 @@ export class TcpListener {
       // config/tcp.ts refuses TCP pools not named after a main pool.
       if (main === undefined) throw new Error(`TCP pool ${pc.pool.name} has no main pool`);
       const tp = new TcpPool(config.name, pc, main, proxy);
-      const poolLog = log.child({ component: 'health', pool: tp.name });
-      tp.pool.observe({
-        health: () => undefined, // ActiveHealthChecker already logs flips
-        ejection: (server, ejected, reason) => {
-          if (ejected) poolLog.warn({ server: server.id, reason }, 'tcp server ejected after consecutive connect failures');
-          else poolLog.info({ server: server.id, reason }, 'tcp server re-admitted');
-        },
-      });
-      for (const server of tp.pool.servers) {
-        server.passive = new PassiveEjector(pc.pool.passive, (ejected, reason) => server.ejectionChanged(ejected, reason));
-        checks.set(server, tp.check);
-      }
+      for (const server of tp.pool.servers) checks.set(server, tp.check);
       return tp;
     });
     this.health = new ActiveHealthChecker(

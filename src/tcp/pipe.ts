@@ -12,11 +12,21 @@
  * accepted paused (`pauseOnConnect`), so no client byte is read before the
  * upstream is connected and the PROXY header, if any, is written first.
  *
+ * A server with `tls: true` is reached with tls.connect (its CA and SNI name,
+ * certificate always verified, no ALPN): the connection counts as connected
+ * only at 'secureConnect', so a failed handshake is a connect failure like a
+ * refused connect — counted, held against the server (passive ejection) and
+ * retried on another server, which is safe because no client byte has been
+ * read yet. The PROXY header, if any, is then the first thing written inside
+ * the TLS stream (the server's TLS terminator must expect it there).
+ *
  * Socket listeners are module-level functions that find their connection
  * through a symbol slot, as in proxy/upgrade.ts: no closures per connection.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { PickContext } from '../balancers/types.js';
+import type { UpstreamTlsConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { CLOSE_GRACE_MS, type CloseReason, type LongLivedConnection } from '../pools/long-lived.js';
 import type { UpstreamServer } from '../pools/server.js';
@@ -79,6 +89,11 @@ function onSocketError(this: ConnSocket, err: Error): void {
 function onSocketTimeout(this: ConnSocket): void {
   this[kConn]?.timedOut(this);
 }
+/** tlsOptions — tls.connect options for one attempt; allowHalfOpen is honoured by tls.connect (Node passes it to the TLSSocket) but missing from @types/node. */
+function tlsOptions(host: string, port: number, tls: UpstreamTlsConfig): ConnectionOptions {
+  const options: ConnectionOptions & { allowHalfOpen: boolean } = { host, port, allowHalfOpen: true, ca: tls.ca, servername: tls.servername, rejectUnauthorized: true };
+  return options;
+}
 function closeForAge(conn: TcpConnection): void {
   conn.close('max-age');
 }
@@ -133,10 +148,16 @@ export class TcpConnection implements LongLivedConnection, PickContext {
     this.#pool.pool.begin(server);
     this.#inflight = true;
     this.#upstreamClosed = false;
-    const up: ConnSocket = connect({ host: server.host, port: server.port, allowHalfOpen: true });
+    const tls = server.tls;
+    // rejectUnauthorized is never optional: a server that needs tls: true needs its CA configured, not skipped.
+    const up: ConnSocket =
+      tls === undefined
+        ? connect({ host: server.host, port: server.port, allowHalfOpen: true })
+        : tlsConnect(tlsOptions(server.host, server.port, tls));
     up[kConn] = this;
     this.#upstream = up;
-    up.on('connect', onUpstreamConnect);
+    // Over TLS the upstream is usable (and the server proven) only once the handshake verified it.
+    up.on(tls === undefined ? 'connect' : 'secureConnect', onUpstreamConnect);
     up.on('error', onSocketError);
     up.on('close', onUpstreamClose);
     up.on('timeout', onSocketTimeout);
@@ -173,7 +194,7 @@ export class TcpConnection implements LongLivedConnection, PickContext {
     this.#client.destroy();
   }
 
-  /** connected — the upstream accepted: attach to the main pool, write the PROXY header, start piping. */
+  /** connected — the upstream accepted (and, over TLS, verified): attach to the main pool, write the PROXY header, start piping. */
   connected(): void {
     const up = this.#upstream as ConnSocket;
     const client = this.#client;

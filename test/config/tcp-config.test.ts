@@ -3,7 +3,12 @@
  * rule that TCP pools are named after main pools, and errors with key paths.
  */
 import t from 'tap';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, resolveConfig } from '../../src/config/load.js';
+import { makeCa } from '../helpers/certs.js';
 
 const base = {
   listen: { http: '127.0.0.1:8080', admin: '127.0.0.1:9901' },
@@ -61,4 +66,23 @@ t.test('TCP pools must be named after main pools; names, addresses and keys are 
   ]) {
     t.ok(found.includes(want), `reports ${want} (got ${JSON.stringify(found)})`);
   }
+});
+
+t.test('TCP servers take the upstream TLS keys: ca read at load (relative to the config file), ca/servername only with tls: true', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-test-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const ca = makeCa(dir);
+  const source = join(dir, 'switchyard.yaml');
+  const tcp = (server: Record<string, unknown>): unknown => withTcp([{ name: 'pg', address: '127.0.0.1:5432', pools: { blue: { servers: [{ address: '10.0.0.1:5432', ...server }, { address: '10.0.0.2:5432' }] } } }]);
+  const resolved = resolveConfig(tcp({ tls: true, ca: 'ca.crt', servername: 'db.internal' }), source, {});
+  const servers = resolved.listen.tcp[0]?.pools[0]?.pool.servers;
+  t.match(servers?.[0]?.tls, { ca: ca.pem, caFile: join(dir, 'ca.crt'), servername: 'db.internal' });
+  t.equal(servers?.[1]?.tls, undefined, 'plain servers have no tls');
+  t.same(resolveConfig(tcp({ tls: true }), source, {}).listen.tcp[0]?.pools[0]?.pool.servers[0]?.tls, { ca: undefined, caFile: undefined, servername: undefined }, 'tls alone: system roots, SNI from the address');
+  t.same(issues(tcp({ ca: 'ca.crt', servername: 'db.internal' })), [
+    'listen.tcp[0].pools.blue.servers[0].ca: only valid with tls: true',
+    'listen.tcp[0].pools.blue.servers[0].servername: only valid with tls: true',
+  ]);
+  t.match(issues(tcp({ tls: true, ca: join(dir, 'nope.crt') })), [/^listen\.tcp\[0\]\.pools\.blue\.servers\[0\]\.ca: cannot read .*nope\.crt/]);
+  t.match(issues(tcp({ tls: 'yes', servername: 'bad name' })), ['listen.tcp[0].pools.blue.servers[0].tls: must be boolean', /^listen\.tcp\[0\]\.pools\.blue\.servers\[0\]\.servername: does not match/]);
 });

@@ -234,3 +234,18 @@ t.test('failed connects eject a server passively (no active check needed)', asyn
   t.match(state.tcp[0]?.pools.blue?.servers[0], { id: 'dead', ejected: true, usable: false });
   t.equal(await metric(sy, 'switchyard_tcp_connect_errors_total', { listener: 'db', pool: 'blue', server: 'dead' }), 1, 'tried once, then out of rotation');
 });
+
+t.test('a TCP server going down is published like an HTTP one: switchyard_health_transitions_total counts it', async (t) => {
+  const up = await startTcpUpstream(t, 'blue-1');
+  const { sy } = await startTcpSwitchyard(t, {
+    pools: { blue: { servers: [up], health: { enabled: true, intervalMs: 50, timeoutMs: 40, rise: 1, fall: 1 } } },
+  });
+  const down = { pool: 'blue', server: 'blue-1', to: 'down' };
+  await waitFor(async () => (await sy.api('GET', '/readyz')).status === 200, { message: 'first TCP probe done' });
+  t.equal(await metric(sy, 'switchyard_health_transitions_total', down), 0, 'up at first: no transition yet');
+  const flips: [string, string, boolean][] = [];
+  sy.app.bus.on('health', (pool, server, healthy) => flips.push([pool, server, healthy]));
+  await up.close();
+  await waitFor(async () => (await metric(sy, 'switchyard_health_transitions_total', down)) === 1, { message: 'the down transition is counted' });
+  t.same(flips, [['blue', 'blue-1', false]], 'one health event on the bus');
+});

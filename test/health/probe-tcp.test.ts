@@ -6,8 +6,14 @@
 import t, { type Test } from 'tap';
 import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { probeTcp } from '../../src/health/probe-tcp.js';
-import type { HealthConfig } from '../../src/config/types.js';
+import type { HealthConfig, UpstreamTlsConfig } from '../../src/config/types.js';
+import { makeCa, makeCert } from '../helpers/certs.js';
 import { freePort } from '../helpers/http.js';
 
 const health: HealthConfig = { enabled: true, path: '/', intervalMs: 1000, timeoutMs: 300, rise: 1, fall: 1, expectStatus: [], host: undefined };
@@ -61,4 +67,38 @@ t.test('an aborted probe resolves at once', async (t) => {
   ac.abort();
   const r = await probeTcp({ host: '127.0.0.1', port, health }, { send: undefined, expect: 'x' }, ac.signal);
   t.same({ ok: r.ok, reason: r.reason }, { ok: false, reason: 'aborted' });
+});
+
+t.test('a TLS server is probed with a verified handshake; send/expect run inside TLS', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-test-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const ca = makeCa(dir);
+  const other = makeCa(dir, 'other-ca');
+  const leaf = makeCert(dir, 'db', ca, ['db.internal']);
+  const s = createTlsServer({ cert: readFileSync(leaf.cert), key: readFileSync(leaf.key) }, (socket) => {
+    socket.on('error', () => undefined);
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      if (d.startsWith('PING')) socket.write('+PONG\r\n');
+    });
+  });
+  s.on('tlsClientError', () => undefined);
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  t.teardown(() => {
+    s.close();
+  });
+  const port = (s.address() as AddressInfo).port;
+  const tls = (file: string, servername: string | undefined = 'db.internal'): UpstreamTlsConfig => ({ ca: readFileSync(file, 'utf8'), caFile: file, servername });
+  const none = { send: undefined, expect: undefined };
+  const ok = await probeTcp({ host: '127.0.0.1', port, health, tls: tls(ca.cert) }, none);
+  t.same([ok.ok, ok.reason], [true, 'TLS handshake done']);
+  const exchanged = await probeTcp({ host: '127.0.0.1', port, health, tls: tls(ca.cert) }, { send: 'PING\r\n', expect: '+PONG' });
+  t.same([exchanged.ok, exchanged.reason], [true, 'expected reply']);
+  const wrongCa = await probeTcp({ host: '127.0.0.1', port, health, tls: tls(other.cert) }, none);
+  t.equal(wrongCa.ok, false, 'a certificate that does not verify is a failure');
+  t.match(wrongCa.reason, /UNABLE_TO_VERIFY|CERT|SIGNATURE/);
+  const wrongName = await probeTcp({ host: '127.0.0.1', port, health, tls: tls(ca.cert, 'other.internal') }, none);
+  t.equal(wrongName.ok, false, 'a certificate for another name is a failure');
+  t.match(wrongName.reason, /ERR_TLS_CERT_ALTNAME_INVALID/);
 });

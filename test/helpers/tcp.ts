@@ -191,7 +191,7 @@ export function waitClosed(socket: Socket): Promise<void> {
 
 /** TcpListenerSpec — listen.tcp[0] of a test: pools by name (upstreams or raw server entries) plus listener options. */
 export interface TcpListenerSpec {
-  readonly pools: Record<string, { servers: (TcpUpstream | { address: string; id?: string; weight?: number })[]; balance?: string; health?: Record<string, unknown>; passive?: Record<string, number> }>;
+  readonly pools: Record<string, { servers: (TcpUpstream | { address: string; id?: string; weight?: number; tls?: boolean; ca?: string; servername?: string })[]; balance?: string; health?: Record<string, unknown>; passive?: Record<string, number> }>;
   readonly connectTimeoutMs?: number;
   readonly idleTimeoutMs?: number;
   readonly proxyProtocol?: 'v1' | 'v2';
