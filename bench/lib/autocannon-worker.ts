@@ -3,21 +3,26 @@
  * (so it can be pinned like wrk) and prints the same `LOADJSON {…}` line as
  * bench/lib/wrk-report.lua. Used when wrk is not installed, or with
  * `--loadgen autocannon`. autocannon counts every non-2xx itself, so
- * `exactStatus` costs nothing here.
+ * `exactStatus` costs nothing here. SIGINT ends the load early and still
+ * prints the result so far, as wrk does (the switch run stops its load once
+ * the flips are done).
  */
-import autocannon from 'autocannon';
+import autocannon, { type AutocannonResult } from 'autocannon';
 import type { LoadResult, LoadSpec } from './load.js';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;
-const r = await autocannon({
+const opts = {
   url: spec.url,
   connections: spec.connections,
   duration: spec.durationS,
   method: spec.method,
   timeout: 10,
-  ...(spec.method === 'POST' && spec.bodyBytes > 0
-    ? { body: 'x'.repeat(spec.bodyBytes), headers: { 'content-type': 'application/octet-stream' } }
-    : {}),
+  headers: Object.fromEntries([...spec.headers, ...(spec.method === 'POST' && spec.bodyBytes > 0 ? [['content-type', 'application/octet-stream'] as const] : [])]),
+  ...(spec.method === 'POST' && spec.bodyBytes > 0 ? { body: 'x'.repeat(spec.bodyBytes) } : {}),
+};
+const r = await new Promise<AutocannonResult>((resolve, reject) => {
+  const instance = autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
+  process.once('SIGINT', () => instance.stop());
 });
 const result: LoadResult = {
   requests: r.requests.total,

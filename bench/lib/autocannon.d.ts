@@ -20,7 +20,7 @@ declare module 'autocannon' {
     p99: number;
     max: number;
   }
-  interface AutocannonResult {
+  export interface AutocannonResult {
     duration: number;
     errors: number;
     timeouts: number;
@@ -29,6 +29,11 @@ declare module 'autocannon' {
     requests: Histogram;
     throughput: Histogram;
   }
+  /** The running load: `stop()` ends it early and the callback then gets the result so far. */
+  interface Instance {
+    stop(): void;
+  }
   function autocannon(opts: AutocannonOptions): Promise<AutocannonResult>;
+  function autocannon(opts: AutocannonOptions, cb: (err: Error | null, result: AutocannonResult) => void): Instance;
   export default autocannon;
 }

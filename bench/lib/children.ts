@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { descendants } from './procstat.js';
 
 /** ReadyMessage — what a child prints once it is listening. */
 export interface ReadyMessage {
@@ -115,8 +116,13 @@ export function spawnChild(spec: SpawnSpec): Child {
     lines,
     async stop(graceMs = 3_000): Promise<void> {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
+      // nginx's workers are the master's children: a SIGKILLed master would leave them listening.
+      const below = descendants(child.pid);
       proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      const timer = setTimeout(() => {
+        killPids(below);
+        proc.kill('SIGKILL');
+      }, graceMs);
       await exited;
       clearTimeout(timer);
     },
@@ -130,7 +136,21 @@ export async function stopAll(graceMs = 3_000): Promise<void> {
   await Promise.all([...live].map((c) => c.stop(graceMs)));
 }
 
-/** killAllNow — synchronous last resort for process 'exit', where nothing async runs any more. */
+/** killPids — SIGKILL each pid that is still there (gone already is fine). */
+function killPids(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** killAllNow — synchronous last resort for process 'exit', where nothing async runs any more; takes each child's descendants too. */
 export function killAllNow(): void {
-  for (const c of live) c.proc.kill('SIGKILL');
+  for (const c of live) {
+    killPids(descendants(c.pid));
+    c.proc.kill('SIGKILL');
+  }
 }

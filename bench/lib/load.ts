@@ -18,6 +18,8 @@ export interface LoadSpec {
   readonly bodyBytes: number;
   /** Count every non-2xx exactly (wrk: a Lua response() hook, which slows wrk; use only where errors matter). */
   readonly exactStatus: boolean;
+  /** Extra request headers, e.g. `Connection: close` for a new connection per request (wrk: `-H`). */
+  readonly headers: readonly (readonly [string, string])[];
 }
 
 /** LoadResult — what came back; latencies in milliseconds. */
@@ -51,11 +53,17 @@ export interface LoadGenerator {
   readonly logDir: string;
 }
 
-/** runLoad — run one load and parse its result; bounded by the spec's duration plus a grace period. */
-export async function runLoad(gen: LoadGenerator, spec: LoadSpec): Promise<LoadRun> {
+/**
+ * runLoad — run one load and parse its result; bounded by the spec's duration
+ * plus a grace period. When `stopEarly` resolves first, the client gets SIGINT
+ * and reports what it measured so far (wrk does this itself; the autocannon
+ * worker is written to) — for loads whose length is set by something else,
+ * like the switch run's flips.
+ */
+export async function runLoad(gen: LoadGenerator, spec: LoadSpec, stopEarly?: Promise<void>): Promise<LoadRun> {
   const args =
     gen.kind === 'wrk'
-      ? ['-t1', `-c${spec.connections}`, `-d${spec.durationS}s`, '--timeout', '10s', '-s', join(gen.benchDir, 'lib', 'wrk-report.lua'), spec.url]
+      ? ['-t1', `-c${spec.connections}`, `-d${spec.durationS}s`, '--timeout', '10s', ...spec.headers.flatMap(([k, v]) => ['-H', `${k}: ${v}`]), '-s', join(gen.benchDir, 'lib', 'wrk-report.lua'), spec.url]
       : ['--import', 'tsx', join(gen.benchDir, 'lib', 'autocannon-worker.ts'), JSON.stringify(spec)];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -79,6 +87,9 @@ export async function runLoad(gen: LoadGenerator, spec: LoadSpec): Promise<LoadR
   const sampler = setInterval(() => {
     clientCpuS = readCpuSeconds(child.pid) ?? clientCpuS;
   }, 200);
+  void stopEarly?.then(() => {
+    if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGINT');
+  });
   const code = await child.exited;
   clearTimeout(killer);
   clearInterval(sampler);

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { binaryVersion } from './native.js';
 
 /** Machine — the facts printed above every result table. */
 export interface Machine {
@@ -18,6 +19,13 @@ export interface Machine {
   readonly undici: string;
   readonly switchyard: string;
   readonly wrk: string | undefined;
+  /** `nginx -v` / `haproxy -v` first lines, undefined when not installed. */
+  readonly nginx: string | undefined;
+  readonly haproxy: string | undefined;
+  readonly httpProxy: string;
+  readonly fastifyHttpProxy: string;
+  /** Commit and work-tree state: the lead edits src/ while benches run, so a figure needs its exact code. */
+  readonly git: string;
   /** 1-minute load average when the bench started: how busy the shared machine already was. */
   readonly loadAvgAtStart: number;
 }
@@ -52,8 +60,34 @@ export function wrkVersion(path: string): string | undefined {
   return 'unknown';
 }
 
+/**
+ * gitState — `abc1234, work tree clean`, or the commit plus what is
+ * uncommitted: paths counted per top-level directory, and those under src/
+ * named (the code being measured; others edit it while benches run).
+ * Read-only: `--no-optional-locks` keeps `git status` from refreshing the
+ * index, so it never takes index.lock from under someone committing.
+ */
+export function gitState(root: string): string {
+  const git = (args: readonly string[]): string => execFileSync('git', ['--no-optional-locks', ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+  try {
+    const head = git(['rev-parse', '--short', 'HEAD']).trim();
+    const paths = git(['status', '--porcelain']).split('\n').filter((l) => l.trim() !== '').map((l) => l.slice(3));
+    if (paths.length === 0) return `${head}, work tree clean`;
+    const byDir = new Map<string, number>();
+    for (const p of paths) {
+      const top = p.includes('/') ? `${p.slice(0, p.indexOf('/'))}/` : p;
+      byDir.set(top, (byDir.get(top) ?? 0) + 1);
+    }
+    const src = paths.filter((p) => p.startsWith('src/'));
+    const counts = [...byDir].map(([dir, n]) => `${dir} ${n}`).join(', ');
+    return `${head} + uncommitted changes (${counts})${src.length > 0 ? `; src/ changed: ${src.slice(0, 25).join(', ')}${src.length > 25 ? ', …' : ''}` : ''}`;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
 /** describeMachine — collect the facts once, at the start of a run. */
-export function describeMachine(root: string, wrkPath: string | undefined): Machine {
+export function describeMachine(root: string, wrkPath: string | undefined, bin: { readonly nginx: string | undefined; readonly haproxy: string | undefined }): Machine {
   const own = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string };
   return {
     cpus: availableParallelism(),
@@ -64,6 +98,11 @@ export function describeMachine(root: string, wrkPath: string | undefined): Mach
     undici: packageVersion(root, 'undici'),
     switchyard: own.version ?? 'unknown',
     wrk: wrkPath === undefined ? undefined : wrkVersion(wrkPath),
+    nginx: bin.nginx === undefined ? undefined : binaryVersion(bin.nginx, ['-v'])?.replace(/^nginx version: /, ''),
+    haproxy: bin.haproxy === undefined ? undefined : binaryVersion(bin.haproxy, ['-v'])?.replace(/ - https?:.*$/, ''),
+    httpProxy: packageVersion(root, 'http-proxy'),
+    fastifyHttpProxy: packageVersion(root, '@fastify/http-proxy'),
+    git: gitState(root),
     loadAvgAtStart: loadavg()[0] ?? 0,
   };
 }

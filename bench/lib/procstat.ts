@@ -7,7 +7,7 @@
  * moves much less, so it is reported beside throughput.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Memory — resident set now and its high-water mark, in KiB. */
 export interface Memory {
@@ -73,4 +73,55 @@ export function readMachineBusySeconds(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * descendants — every process below `pid` (children, their children, …) from
+ * /proc/PID/task/TID/children. nginx answers from a worker forked by its
+ * master, so the process the bench started is not the one doing the work:
+ * CPU and memory are summed over the whole tree, for every target alike.
+ */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  // Bounded: a process tree of a few processes; the cap only guards against a /proc surprise.
+  for (let i = 0; i < queue.length && out.length < 256; i++) {
+    const p = queue[i] as number;
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      let text = '';
+      try {
+        text = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const c of text.trim().split(/\s+/)) {
+        const child = Number(c);
+        if (c !== '' && Number.isInteger(child) && !out.includes(child)) {
+          out.push(child);
+          queue.push(child);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** treeCpuSeconds — user+system CPU of `pid` and every descendant now alive (undefined if `pid` is gone). */
+export function treeCpuSeconds(pid: number): number | undefined {
+  const own = readCpuSeconds(pid);
+  if (own === undefined) return undefined;
+  return descendants(pid).reduce((sum, p) => sum + (readCpuSeconds(p) ?? 0), own);
+}
+
+/** treeRssKiB — resident set of `pid` and every descendant, summed (shared pages counted in each). */
+export function treeRssKiB(pid: number): number | undefined {
+  const own = readMemory(pid);
+  if (own === undefined) return undefined;
+  return descendants(pid).reduce((sum, p) => sum + (readMemory(p)?.rssKiB ?? 0), own.rssKiB);
 }

@@ -18,6 +18,8 @@ export interface Sample {
   readonly upstreamConnections: number | undefined;
   /** CPU used by processes outside the bench during the load, % of all CPUs (noise indicator). */
   readonly otherCpuPct: number | undefined;
+  /** Highest resident set of the target's process tree seen during the load (sampled every 200 ms), MiB. */
+  readonly rssMiB: number | undefined;
 }
 
 /** Summary — one target's medians in one scenario, with ratios to the references measured in the same rounds. */
@@ -31,6 +33,14 @@ export interface Summary {
   readonly p99Ms: number;
   readonly vsDirect: number | undefined;
   readonly vsForwarder: number | undefined;
+  readonly vsNginx: number | undefined;
+  readonly vsHaproxy: number | undefined;
+  /** p99 latency ÷ nginx's p99, median over rounds (issue 4 §2: Switchyard ≤ 3× at 64 connections). */
+  readonly p99VsNginx: number | undefined;
+  /** Median over rounds of the highest RSS seen during each load, MiB. */
+  readonly rssMiB: number | undefined;
+  /** Highest RSS seen in any round, MiB. */
+  readonly rssMaxMiB: number | undefined;
   readonly cpuUsPerReq: number | undefined;
   readonly upstreamConnections: number | undefined;
   /** Highest otherCpuPct over this target's rounds: how disturbed its worst round was. */
@@ -59,12 +69,13 @@ export function percentile(values: readonly number[], p: number): number {
  * of the moment, so the per-round ratio cancels drift that a ratio of two
  * medians would keep.
  */
-function roundRatio(samples: readonly Sample[], target: TargetId, reference: TargetId): number | undefined {
+function roundRatio(samples: readonly Sample[], target: TargetId, reference: TargetId, value: (s: Sample) => number = (s) => s.load.rps): number | undefined {
+  if (target === reference) return samples.some((s) => s.target === target) ? 1 : undefined;
   const ratios: number[] = [];
   for (const s of samples) {
     if (s.target !== target) continue;
     const ref = samples.find((r) => r.target === reference && r.round === s.round);
-    if (ref !== undefined && ref.load.rps > 0) ratios.push(s.load.rps / ref.load.rps);
+    if (ref !== undefined && value(ref) > 0) ratios.push(value(s) / value(ref));
   }
   return ratios.length === 0 ? undefined : median(ratios);
 }
@@ -79,6 +90,7 @@ export function summarise(samples: readonly Sample[], order: readonly TargetId[]
     const cpu = mine.map((s) => s.cpuUsPerReq).filter((c): c is number => c !== undefined);
     const conns = mine.map((s) => s.upstreamConnections).filter((c): c is number => c !== undefined);
     const other = mine.map((s) => s.otherCpuPct).filter((c): c is number => c !== undefined);
+    const rss = mine.map((s) => s.rssMiB).filter((c): c is number => c !== undefined);
     out.push({
       target,
       rounds: mine.length,
@@ -87,8 +99,13 @@ export function summarise(samples: readonly Sample[], order: readonly TargetId[]
       rpsMax: Math.max(...rps),
       p50Ms: median(mine.map((s) => s.load.p50Ms)),
       p99Ms: median(mine.map((s) => s.load.p99Ms)),
-      vsDirect: target === 'direct' ? 1 : roundRatio(samples, target, 'direct'),
-      vsForwarder: target === 'forwarder' ? 1 : roundRatio(samples, target, 'forwarder'),
+      vsDirect: roundRatio(samples, target, 'direct'),
+      vsForwarder: roundRatio(samples, target, 'forwarder'),
+      vsNginx: roundRatio(samples, target, 'nginx'),
+      vsHaproxy: roundRatio(samples, target, 'haproxy'),
+      p99VsNginx: roundRatio(samples, target, 'nginx', (s) => s.load.p99Ms),
+      rssMiB: rss.length === 0 ? undefined : median(rss),
+      rssMaxMiB: rss.length === 0 ? undefined : Math.max(...rss),
       cpuUsPerReq: cpu.length === 0 ? undefined : median(cpu),
       upstreamConnections: conns.length === 0 ? undefined : median(conns),
       otherCpuPctMax: other.length === 0 ? undefined : Math.max(...other),

@@ -100,24 +100,53 @@ export class AdminSwitcher {
   }
 }
 
-/** switchLoadDuration — room for K switches at the spacing plus ~50 ms per call, a 1 s lead-in and a tail. */
-export function switchLoadDuration(switches: number, spacingMs: number, minDurationS: number): number {
-  return Math.max(minDurationS, Math.ceil(2.5 + (switches * (spacingMs + 50)) / 1000));
+/**
+ * switchRunEstimateS — expected length of the flipping load: a 1 s lead-in,
+ * K flips at the spacing plus ~60 ms per call under load (measured: admin
+ * calls wait behind the proxy's event loop), a 1 s tail. Used to reserve the
+ * switch run's time out of the run's budget, not to end the load.
+ */
+export function switchRunEstimateS(switches: number, spacingMs: number): number {
+  return Math.ceil(2 + (switches * (spacingMs + 60)) / 1000);
 }
 
-/** runFlipLoad — GET / through `proxyUrl` for `durationS` with exact status counting, flipping `switches` times meanwhile. */
-export async function runFlipLoad(
-  gen: LoadGenerator,
-  switcher: AdminSwitcher,
-  spec: { readonly proxyUrl: string; readonly connections: number; readonly switches: number; readonly spacingMs: number; readonly durationS: number },
-): Promise<FlipRun> {
-  const load = runLoad(gen, { url: `${spec.proxyUrl}/`, connections: spec.connections, durationS: spec.durationS, method: 'GET', bodyBytes: 0, exactStatus: true });
+/** MAX_FLIP_LOAD_S — hard cap on the flipping load, whatever the admin API's pace: the run stays bounded. */
+export const MAX_FLIP_LOAD_S = 60;
+
+/** FlipSpec — the load and the flips. */
+export interface FlipSpec {
+  readonly proxyUrl: string;
+  readonly connections: number;
+  readonly switches: number;
+  readonly spacingMs: number;
+  /** Control (no switches): the load's length. With switches: ignored; the load ends 1 s after the last flip. */
+  readonly durationS: number;
+}
+
+/**
+ * runFlipLoad — GET / through `proxyUrl` with exact status counting. With
+ * switches, the load runs until 1 s after the last flip (at most
+ * MAX_FLIP_LOAD_S), so every one of the K flips happens under load however
+ * slowly the admin API answers; without, for `durationS`.
+ */
+export async function runFlipLoad(gen: LoadGenerator, switcher: AdminSwitcher, spec: FlipSpec): Promise<FlipRun> {
+  const flipping = spec.switches > 0;
+  let release: () => void = () => undefined;
+  const stopEarly = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const durationS = flipping ? MAX_FLIP_LOAD_S : spec.durationS;
+  const loadStarted = performance.now();
+  const load = runLoad(gen, { url: `${spec.proxyUrl}/`, connections: spec.connections, durationS, method: 'GET', bodyBytes: 0, exactStatus: true, headers: [] }, stopEarly);
   let flips: { calls: SwitchCall[]; skipped: number } = { calls: [], skipped: 0 };
-  if (spec.switches > 0) {
+  if (flipping) {
     await sleep(1_000); // lead-in: connections open and traffic steady before the first switch
-    flips = await switcher.flipMany(spec.switches, spec.spacingMs, performance.now() + (spec.durationS - 2) * 1000);
+    flips = await switcher.flipMany(spec.switches, spec.spacingMs, loadStarted + (MAX_FLIP_LOAD_S - 2) * 1000);
+    await sleep(1_000); // tail: requests routed by the last switch complete under load too
+    release();
   }
   const { result } = await load;
+  release();
   await switcher.restoreBlue();
-  return { load: result, calls: flips.calls, skipped: flips.skipped, durationS: spec.durationS };
+  return { load: result, calls: flips.calls, skipped: flips.skipped, durationS: result.durationS };
 }
