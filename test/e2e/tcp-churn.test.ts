@@ -8,6 +8,7 @@
  * no TCP connection and no long-lived connection.
  */
 import t from 'tap';
+import { resources, rng } from '../helpers/churn.js';
 import { freePort } from '../helpers/http.js';
 import { readLine, startTcpSwitchyard, startTcpUpstream, tcpConnect } from '../helpers/tcp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -16,23 +17,6 @@ const CYCLES = Number(process.env.SWITCHYARD_TCP_CHURN_CYCLES ?? 3000);
 const CONCURRENCY = 32;
 const BUDGET_MS = 40_000;
 const PAYLOAD = Buffer.alloc(128 * 1024, 0x62);
-
-function resources(): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const r of process.getActiveResourcesInfo()) m.set(r, (m.get(r) ?? 0) + 1);
-  return m;
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** cycle — one connection abandoned in `mode`; resolves once the client socket is closed. */
 async function cycle(address: string, mode: number): Promise<void> {

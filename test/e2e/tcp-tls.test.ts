@@ -14,7 +14,7 @@ import t, { type Test } from 'tap';
 import { makeCa, makeCert, type CertFiles } from '../helpers/certs.js';
 import { tempDir } from '../helpers/http.js';
 import { metric } from '../helpers/observe.js';
-import { parseProxyHeader, readAll, readLine, startTcpSwitchyard, tcpConnect, waitClosed, type ParsedProxyHeader } from '../helpers/tcp.js';
+import { onProxyFramedData, readAll, readLine, startTcpSwitchyard, tcpConnect, waitClosed, type ParsedProxyHeader } from '../helpers/tcp.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface TlsEcho {
@@ -36,20 +36,7 @@ async function tlsEcho(t: Test, leaf: CertFiles, name: string, options: { greet?
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     if (options.greet === true) socket.write(`${name}\n`);
-    let pending: Buffer | undefined = options.proxyProtocol === true ? Buffer.alloc(0) : undefined;
-    socket.on('data', (chunk: Buffer) => {
-      if (pending === undefined) {
-        socket.write(chunk);
-        return;
-      }
-      pending = Buffer.concat([pending, chunk]);
-      const parsed = parseProxyHeader(pending);
-      if (parsed === undefined) return;
-      headers.push(parsed.header);
-      const rest = pending.subarray(parsed.length);
-      pending = undefined;
-      if (rest.length > 0) socket.write(rest);
-    });
+    onProxyFramedData(socket, options.proxyProtocol === true, headers, (chunk) => socket.write(chunk));
     socket.on('end', () => socket.end());
   });
   server.on('tlsClientError', () => undefined);

@@ -14,6 +14,7 @@
 import t from 'tap';
 import { WebSocket } from 'ws';
 import { startSwitchyard } from '../helpers/app.js';
+import { resources, rng } from '../helpers/churn.js';
 import { getState } from '../helpers/observe.js';
 import { waitFor } from '../helpers/wait.js';
 import { startWsUpstream, wsUrl } from '../helpers/ws.js';
@@ -23,25 +24,6 @@ const CONCURRENCY = 64;
 /** A bound on the whole churn so a regression fails instead of hanging (10,000 cycles: ~14 s alone, ~25 s beside the rest of the suite, on a 2-core box). */
 const BUDGET_MS = 60_000;
 const MESSAGE = Buffer.alloc(256 * 1024, 0x61);
-
-/** resources — active resources by type (sockets, timers, servers …). */
-function resources(): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const r of process.getActiveResourcesInfo()) m.set(r, (m.get(r) ?? 0) + 1);
-  return m;
-}
-
-/** rng — a small seeded PRNG (mulberry32), so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Outcome = 'never-upgraded' | 'after-101' | 'mid-message' | 'after-echo' | 'clean-close';
 

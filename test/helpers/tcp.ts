@@ -6,6 +6,7 @@
  * client half-closes).
  */
 import { createHash } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Test } from 'tap';
 import { once } from 'node:events';
@@ -74,6 +75,27 @@ export function parseProxyHeader(buf: Buffer): { header: ParsedProxyHeader; leng
   };
 }
 
+/**
+ * onProxyFramedData — feed a socket's bytes to `body`; when `expectHeader`,
+ * first collect and parse the PROXY protocol header into `headers`.
+ */
+export function onProxyFramedData(socket: Socket | TLSSocket, expectHeader: boolean, headers: ParsedProxyHeader[], body: (chunk: Buffer) => void): void {
+  let pending: Buffer | undefined = expectHeader ? Buffer.alloc(0) : undefined;
+  socket.on('data', (chunk: Buffer) => {
+    if (pending === undefined) {
+      body(chunk);
+      return;
+    }
+    pending = Buffer.concat([pending, chunk]);
+    const parsed = parseProxyHeader(pending);
+    if (parsed === undefined) return;
+    headers.push(parsed.header);
+    const rest = pending.subarray(parsed.length);
+    pending = undefined;
+    if (rest.length > 0) body(rest);
+  });
+}
+
 /** startTcpUpstream — listen on 127.0.0.1:0; closed in teardown. */
 export async function startTcpUpstream(t: Test, name: string, options: TcpUpstreamOptions = {}): Promise<TcpUpstream> {
   const sockets = new Set<Socket>();
@@ -93,20 +115,7 @@ export async function startTcpUpstream(t: Test, name: string, options: TcpUpstre
         socket.once('drain', () => socket.resume());
       }
     };
-    let pending: Buffer | undefined = options.proxyProtocol === true ? Buffer.alloc(0) : undefined;
-    socket.on('data', (chunk: Buffer) => {
-      if (pending === undefined) {
-        body(chunk);
-        return;
-      }
-      pending = Buffer.concat([pending, chunk]);
-      const parsed = parseProxyHeader(pending);
-      if (parsed === undefined) return;
-      headers.push(parsed.header);
-      const rest = pending.subarray(parsed.length);
-      pending = undefined;
-      if (rest.length > 0) body(rest);
-    });
+    onProxyFramedData(socket, options.proxyProtocol === true, headers, body);
     socket.on('end', () => (options.mode === 'hash' ? socket.end(hash.digest('hex')) : socket.end()));
   });
   server.listen(0, '127.0.0.1');
