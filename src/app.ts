@@ -2,8 +2,13 @@
  * app — the composition root: builds pools, router, health checks, metrics,
  * the proxy listeners and the admin API, and owns the start/stop order.
  *
- * Start: restore state → start health checks → bind proxy listeners → bind
- * admin. Stop: refuse new proxy requests and upgrades → stop accepting → wait
+ * One process plays one role: 'single' (everything, the default), or in
+ * multi-core mode 'primary' (admin API, state store, health checks; its
+ * workers proxy, see cluster/primary.ts) or 'worker' (proxy listeners only;
+ * routing and health come from the primary, see cluster/worker.ts).
+ *
+ * Start: restore state → start health checks → bind proxy listeners (or
+ * start the workers) → bind admin. Stop: refuse new proxy requests and upgrades → stop accepting → wait
  * for in-flight requests (bounded by shutdown.timeoutMs) → close the
  * long-lived (upgraded) connections still open at that deadline → cut what is
  * left → stop health → close upstream pools → flush state and logs.
@@ -31,8 +36,50 @@ import { PemError } from './tls/pem.js';
 import { SwitchyardError } from './errors.js';
 import type { CertReloadResult } from './admin/context.js';
 import { TcpListener } from './tcp/listener.js';
+import type { TcpPool } from './tcp/pool.js';
 import { FileStateStore } from './state/file-store.js';
 import type { StateStore } from './state/types.js';
+import type { RoutingChange } from './events.js';
+import type { RoutingState } from './routing/snapshot.js';
+
+/** AppRole — what this process does (see the module comment). */
+export type AppRole = 'single' | 'primary' | 'worker';
+
+/** ProxyAddresses — where the proxy listeners are bound (all but the admin API). */
+export type ProxyAddresses = Omit<Addresses, 'admin'>;
+
+/**
+ * RemoteDataPlane — the proxy workers as the primary sees them
+ * (cluster/primary.ts implements it). The primary's app calls it where a
+ * single process would act on its own listeners.
+ */
+export interface RemoteDataPlane {
+  /** Hand a routing change to every worker; resolves once each applied it. Never rejects. */
+  propagate(state: RoutingState, change: RoutingChange): Promise<void>;
+  /** Start the workers; resolves once every one of them listens. */
+  start(): Promise<ProxyAddresses>;
+  /** True while every worker is up and listening. */
+  readonly ready: boolean;
+  /** Public requests per second, summed over the workers. */
+  requestRate(): number;
+  /** Have every worker re-read its certificate files; rejects with SY_ERR_CERT_RELOAD when one refused. */
+  reloadCerts(): Promise<CertReloadResult>;
+  /** Stop every worker gracefully; resolves true when each finished its in-flight requests in time. */
+  stop(): Promise<boolean>;
+}
+
+/** AppParts — what a RemoteDataPlane is built from (the primary's own objects). */
+export interface AppParts {
+  readonly config: SwitchyardConfig;
+  readonly router: Router;
+  readonly bus: EventBus;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** Every pool, main pools then each TCP listener's pools: the same order in every process of a cluster. */
+  readonly poolTable: readonly ServerPool[];
+  /** The TCP listeners' pools, in the order they close poolTable. */
+  readonly tcpPools: readonly TcpPool[];
+}
 
 /** AppOptions — how to build an app beyond its config. */
 export interface AppOptions {
@@ -41,6 +88,10 @@ export interface AppOptions {
   readonly store?: StateStore;
   /** Register process metrics (default true). */
   readonly defaultMetrics?: boolean;
+  /** What this process does (default 'single'). */
+  readonly role?: AppRole;
+  /** role 'primary': builds the workers' side from the primary's parts. */
+  readonly dataPlane?: (parts: AppParts) => RemoteDataPlane;
 }
 
 /** Addresses — where each listener actually bound (ports resolved when 0 was asked). */
@@ -61,49 +112,73 @@ export interface App {
   readonly bus: EventBus;
   readonly metrics: Metrics;
   readonly log: Logger;
-  readonly admin: FastifyInstance;
+  /** The admin API (undefined in a multi-core worker). */
+  readonly admin: FastifyInstance | undefined;
+  readonly role: AppRole;
+  /** Every pool, main pools then each TCP listener's pools (see AppParts). */
+  readonly poolTable: readonly ServerPool[];
+  /** The TCP listeners' pools (see AppParts). */
+  readonly tcpPools: readonly TcpPool[];
   /** Valid after start(). */
   readonly addresses: Addresses;
   start(): Promise<void>;
+  /** Recent public requests per second (a multi-core primary: summed over its workers). */
+  requestRate(): number;
   /** Graceful stop; resolves true when every in-flight request finished in time. */
   stop(): Promise<boolean>;
-  /** reloadCerts — re-read every TLS certificate file and swap them in (SIGHUP, POST /api/v1/reload-certs); throws SY_ERR_CERT_RELOAD and keeps the old ones on a bad file. */
-  reloadCerts(): CertReloadResult;
+  /** reloadCerts — re-read every TLS certificate file and swap them in (SIGHUP, POST /api/v1/reload-certs); rejects with SY_ERR_CERT_RELOAD and keeps the old ones on a bad file. */
+  reloadCerts(): Promise<CertReloadResult>;
 }
 
 /** createApp — build everything; nothing listens until start(). */
 export async function createApp(config: SwitchyardConfig, options: AppOptions = {}): Promise<App> {
+  const role = options.role ?? 'single';
+  /** This process binds the proxy listeners. */
+  const proxies = role !== 'primary';
+  /** This process runs the admin API, the state store and the health checks. */
+  const controls = role !== 'worker';
   const log = options.log ?? createLogger(config.log.level);
   const bus = new EventBus();
   const pools = config.pools.map((p) => new ServerPool(p, config.proxy));
-  for (const pool of pools) observePool(pool, bus, log.child({ component: 'health', pool: pool.name }));
-  const store = options.store ?? (config.state.file === undefined ? undefined : new FileStateStore(config.state.file));
+  // The primary's servers take no traffic: their ejection state is what its workers report (cluster/primary.ts).
+  const wiring: PoolWiring = { passive: role !== 'primary' };
+  for (const pool of pools) observePool(pool, bus, log.child({ component: 'health', pool: pool.name }), wiring);
+  const store = !controls ? undefined : options.store ?? (config.state.file === undefined ? undefined : new FileStateStore(config.state.file));
   const rate = new RequestRate();
+  let remote: RemoteDataPlane | undefined;
   const router = new Router({
-    requestRate: () => rate.perSecond(),
+    requestRate: role === 'primary' ? () => remote?.requestRate() ?? 0 : () => rate.perSecond(),
     pools,
     initialLive: config.live,
     initialMaintenance: config.maintenance.enabled,
     store,
     bus,
     log: log.child({ component: 'router' }),
+    propagate: role === 'primary' ? (state, change) => remote?.propagate(state, change) ?? Promise.resolve() : undefined,
   });
   // TCP listeners follow the same router; their connections are long-lived connections of the main pools.
+  // The primary builds them too (never binding them) for their health checks and the state view.
   const tcpListeners = config.listen.tcp.map((l) => new TcpListener(l, router, pools, config.proxy, log.child({ component: 'tcp', listener: l.name })));
   // A TCP pool's flips are published like a main pool's (switchyard_health_transitions_total, ejections, logs).
-  for (const l of tcpListeners) for (const p of l.pools) observePool(p.pool, bus, log.child({ component: 'health', listener: l.name, pool: p.name }));
-  const drains = new DrainTracker(pools, bus, log.child({ component: 'drain' }), config.drain.timeoutMs);
-  const metrics = new Metrics(router, bus, { defaultMetrics: options.defaultMetrics });
-  metrics.registerTcp(tcpListeners);
-  const audit = log.child({ component: 'audit' });
-  bus.on('routing', (snap, prev, change) => {
-    audit.info({ action: change.action, who: change.who, generation: snap.generation, live: snap.state.live, weights: snap.state.weights, maintenance: snap.maintenance, ...change.detail, previousGeneration: prev?.generation }, `routing ${change.action}`);
-  });
-  bus.on('warning', (code, message, detail) => audit.warn({ code, ...detail }, message));
-  const health = new ActiveHealthChecker(
-    pools.flatMap((p) => p.servers),
-    { logger: log.child({ component: 'health' }) },
-  );
+  for (const l of tcpListeners) for (const p of l.pools) observePool(p.pool, bus, log.child({ component: 'health', listener: l.name, pool: p.name }), wiring);
+  const tcpPools = tcpListeners.flatMap((l) => l.pools);
+  const poolTable: readonly ServerPool[] = [...pools, ...tcpPools.map((p) => p.pool)];
+  const drains = new DrainTracker(pools, bus, log.child({ component: 'drain' }), config.drain.timeoutMs, { observe: controls });
+  const metrics = new Metrics(router, bus, { defaultMetrics: options.defaultMetrics, plane: role === 'single' ? 'all' : role === 'primary' ? 'control' : 'data' });
+  if (proxies) metrics.registerTcp(tcpListeners);
+  if (controls) {
+    const audit = log.child({ component: 'audit' });
+    bus.on('routing', (snap, prev, change) => {
+      audit.info({ action: change.action, who: change.who, generation: snap.generation, live: snap.state.live, weights: snap.state.weights, maintenance: snap.maintenance, ...change.detail, previousGeneration: prev?.generation }, `routing ${change.action}`);
+    });
+    bus.on('warning', (code, message, detail) => audit.warn({ code, ...detail }, message));
+  }
+  const health = !controls
+    ? undefined
+    : new ActiveHealthChecker(
+        pools.flatMap((p) => p.servers),
+        { logger: log.child({ component: 'health' }) },
+      );
 
   const accessLog = config.log.access === 'off' ? 0 : config.log.access === 'on' ? 1 : config.log.sampleRate;
   const unrouted = metrics.poolStats('');
@@ -152,23 +227,27 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
     upgrades.attach(server);
     listeners.push({ kind, bind, handler, upgrades, server });
   };
-  addListener('public', config.listen.http);
-  if (config.listen.preview !== undefined) addListener('preview', config.listen.preview);
-  const tlsListeners = config.listen.https.map((l) => {
-    const { handler, upgrades } = makeHandlers(l.preview ? 'preview' : 'public', 'https', l.http2);
-    const tls = new TlsListener(
-      l,
-      { onRequest: handler.onRequest, attachUpgrades: (server) => upgrades.attach(server, 'secureConnection') },
-      {
-        keepAliveTimeout: config.proxy.clientKeepAliveMs,
-        headersTimeout: config.proxy.clientHeadersTimeoutMs,
-        idleTimeout: Math.max(config.proxy.idleTimeoutMs, config.proxy.firstByteTimeoutMs) + 1000,
-      },
-    );
-    return { tls, handler, upgrades };
-  });
+  if (proxies) {
+    addListener('public', config.listen.http);
+    if (config.listen.preview !== undefined) addListener('preview', config.listen.preview);
+  }
+  const tlsListeners = !proxies
+    ? []
+    : config.listen.https.map((l) => {
+        const { handler, upgrades } = makeHandlers(l.preview ? 'preview' : 'public', 'https', l.http2);
+        const tls = new TlsListener(
+          l,
+          { onRequest: handler.onRequest, attachUpgrades: (server) => upgrades.attach(server, 'secureConnection') },
+          {
+            keepAliveTimeout: config.proxy.clientKeepAliveMs,
+            headersTimeout: config.proxy.clientHeadersTimeoutMs,
+            idleTimeout: Math.max(config.proxy.idleTimeoutMs, config.proxy.firstByteTimeoutMs) + 1000,
+          },
+        );
+        return { tls, handler, upgrades };
+      });
   const tlsLog = log.child({ component: 'tls' });
-  const reloadCerts = (): CertReloadResult => {
+  const reloadLocalCerts = (): CertReloadResult => {
     // All or nothing across listeners: every new set is built before any is swapped.
     let commits: (() => void)[];
     try {
@@ -183,22 +262,94 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
     tlsLog.info({ listeners: tlsListeners.length, files: files.length }, 'certificates reloaded');
     return { listeners: tlsListeners.length, files };
   };
+  const reloadCerts = async (): Promise<CertReloadResult> => (remote === undefined ? reloadLocalCerts() : remote.reloadCerts());
 
+  if (role === 'primary') {
+    if (options.dataPlane === undefined) throw new Error('role primary needs a dataPlane');
+    remote = options.dataPlane({ config, router, bus, metrics, log, poolTable, tcpPools });
+  }
+  const tcpHealth = (): Promise<unknown>[] => tcpListeners.map((l) => l.health.ready());
   let ready = false;
-  const admin = await buildAdminServer({
-    router,
-    drains,
-    metrics,
-    log,
-    token: config.admin.token,
-    openMetrics: config.admin.openMetrics,
-    tcp: tcpListeners,
-    isReady: () => ready,
-    reloadCerts,
-  });
+  const admin = !controls
+    ? undefined
+    : await buildAdminServer({
+        router,
+        drains,
+        metrics,
+        log,
+        token: config.admin.token,
+        openMetrics: config.admin.openMetrics,
+        tcp: tcpListeners,
+        isReady: () => ready && (remote?.ready ?? true),
+        reloadCerts,
+      });
 
   let addresses: Addresses | undefined;
   let stopping: Promise<boolean> | undefined;
+
+  /** bindProxies — this process's own proxy listeners (single, worker). */
+  const bindProxies = async (): Promise<ProxyAddresses> => {
+    const bound: Record<string, string> = {};
+    for (const l of listeners) {
+      await listen(l.server, l.bind);
+      bound[l.kind] = formatAddress(l.server.address() as AddressInfo);
+    }
+    const tcpBound: Record<string, string> = {};
+    // A worker's TCP listeners leave the probes to the primary.
+    for (const l of tcpListeners) tcpBound[l.name] = await l.start(controls);
+    const https: string[] = [];
+    for (const l of tlsListeners) https.push(await l.tls.listen());
+    return { http: bound.public as string, preview: bound.preview, tcp: tcpBound, https };
+  };
+
+  /** stopProxies — refuse, drain and close this process's own listeners; true when every request finished in time. */
+  const stopProxies = async (): Promise<boolean> => {
+    const longLived = (): number => pools.reduce((n, p) => n + p.longLived, 0);
+    log.info({ inflight: pools.reduce((n, p) => n + p.inflight, 0), longLived: longLived() }, 'shutting down: finishing in-flight requests');
+    drains.close();
+    for (const l of listeners) {
+      l.handler.close();
+      l.upgrades.close();
+      // Stop accepting, but without http.Server#close()'s idle sweep: Node
+      // counts a connection idle once res.end() was called, even while the
+      // tail of that response is still queued for a slow client, and
+      // destroying it then truncates the response. Idle keep-alive
+      // connections stay until in-flight reaches 0 (a request on one gets
+      // the 503 + Connection: close answer) and are closed below.
+      NetServer.prototype.close.call(l.server);
+    }
+    for (const l of tcpListeners) l.close();
+    for (const l of tlsListeners) {
+      l.handler.close();
+      l.upgrades.close();
+      l.tls.stopAccepting();
+    }
+    const deadline = config.shutdown.timeoutMs;
+    const started = Date.now();
+    const finished = (await Promise.all(pools.map((p) => p.waitIdle(deadline, 'requests')))).every(Boolean);
+    if (!finished) log.warn({ inflight: pools.reduce((n, p) => n + p.inflight, 0) }, 'shutdown deadline reached; cutting remaining requests');
+    // Long-lived (upgraded) connections have no natural end: they may finish
+    // by themselves until the same deadline, then both of their sockets are
+    // ended (destroyed CLOSE_GRACE_MS later at the latest). They do not make
+    // a shutdown unclean: closing them is the expected outcome.
+    if (longLived() > 0) {
+      const left = Math.max(0, deadline - (Date.now() - started));
+      await Promise.all(pools.map((p) => p.waitIdle(left)));
+      const open = longLived();
+      if (open > 0) {
+        log.info({ longLived: open }, 'shutdown deadline reached; closing long-lived connections');
+        for (const p of pools) p.closeLongLived('shutdown');
+        await Promise.all(pools.map((p) => p.waitIdle(CLOSE_GRACE_MS + 500)));
+      }
+    }
+    // In-flight counts a response until it is flushed, so nothing complete is cut here.
+    for (const l of listeners) {
+      l.server.closeAllConnections();
+      l.server.close(); // also stops http's connection-checking timer
+    }
+    for (const l of tlsListeners) l.tls.closeAll();
+    return finished;
+  };
 
   const app: App = {
     config,
@@ -207,89 +358,51 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
     metrics,
     log,
     admin,
+    role,
+    poolTable,
+    tcpPools,
     get addresses(): Addresses {
       if (addresses === undefined) throw new Error('app not started');
       return addresses;
     },
     async start(): Promise<void> {
-      const restored = await router.restore();
-      log.info({ generation: router.current.generation, live: router.current.state.live, restored: restored.restored, problem: restored.problem }, 'routing state loaded');
+      if (controls) {
+        const restored = await router.restore();
+        log.info({ generation: router.current.generation, live: router.current.state.live, restored: restored.restored, problem: restored.problem }, 'routing state loaded');
+      }
       // Compile the admin routes before the first probes: fastify's ready() blocks the event loop for
       // tens of ms, enough for a short probe timeout to fire first and mark healthy servers down at boot.
-      await admin.ready();
-      health.start();
-      const bound: Record<string, string> = {};
-      for (const l of listeners) {
-        await listen(l.server, l.bind);
-        bound[l.kind] = formatAddress(l.server.address() as AddressInfo);
+      await admin?.ready();
+      health?.start();
+      // The primary runs the TCP listeners' probes without binding them (its workers do).
+      if (role === 'primary') for (const l of tcpListeners) l.health.start();
+      const proxyAddresses = remote === undefined ? await bindProxies() : await remote.start();
+      let adminAddress = '';
+      if (admin !== undefined) {
+        await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
+        adminAddress = formatAddress(admin.server.address() as AddressInfo);
       }
-      const tcpBound: Record<string, string> = {};
-      for (const l of tcpListeners) tcpBound[l.name] = await l.start();
-      const https: string[] = [];
-      for (const l of tlsListeners) https.push(await l.tls.listen());
-      await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
-      const adminAddr = admin.server.address() as AddressInfo;
-      addresses = { http: bound.public as string, preview: bound.preview, admin: formatAddress(adminAddr), tcp: tcpBound, https };
-      log.info({ ...addresses }, 'switchyard listening');
-      void Promise.all([health.ready(), ...tcpListeners.map((l) => l.health.ready())]).then(() => {
-        ready = true;
-      });
+      addresses = { ...proxyAddresses, admin: adminAddress };
+      log.info({ ...addresses, ...(role === 'single' ? {} : { role }) }, role === 'worker' ? 'worker listening' : 'switchyard listening');
+      if (health !== undefined) {
+        void Promise.all([health.ready(), ...tcpHealth()]).then(() => {
+          ready = true;
+        });
+      }
     },
     reloadCerts,
+    requestRate: () => remote?.requestRate() ?? rate.perSecond(),
     stop(): Promise<boolean> {
       stopping ??= (async () => {
-        const longLived = (): number => pools.reduce((n, p) => n + p.longLived, 0);
-        log.info({ inflight: pools.reduce((n, p) => n + p.inflight, 0), longLived: longLived() }, 'shutting down: finishing in-flight requests');
-        drains.close();
-        for (const l of listeners) {
-          l.handler.close();
-          l.upgrades.close();
-          // Stop accepting, but without http.Server#close()'s idle sweep: Node
-          // counts a connection idle once res.end() was called, even while the
-          // tail of that response is still queued for a slow client, and
-          // destroying it then truncates the response. Idle keep-alive
-          // connections stay until in-flight reaches 0 (a request on one gets
-          // the 503 + Connection: close answer) and are closed below.
-          NetServer.prototype.close.call(l.server);
-        }
-        for (const l of tcpListeners) l.close();
-        for (const l of tlsListeners) {
-          l.handler.close();
-          l.upgrades.close();
-          l.tls.stopAccepting();
-        }
-        const deadline = config.shutdown.timeoutMs;
-        const started = Date.now();
-        const finished = (await Promise.all(pools.map((p) => p.waitIdle(deadline, 'requests')))).every(Boolean);
-        if (!finished) log.warn({ inflight: pools.reduce((n, p) => n + p.inflight, 0) }, 'shutdown deadline reached; cutting remaining requests');
-        // Long-lived (upgraded) connections have no natural end: they may finish
-        // by themselves until the same deadline, then both of their sockets are
-        // ended (destroyed CLOSE_GRACE_MS later at the latest). They do not make
-        // a shutdown unclean: closing them is the expected outcome.
-        if (longLived() > 0) {
-          const left = Math.max(0, deadline - (Date.now() - started));
-          await Promise.all(pools.map((p) => p.waitIdle(left)));
-          const open = longLived();
-          if (open > 0) {
-            log.info({ longLived: open }, 'shutdown deadline reached; closing long-lived connections');
-            for (const p of pools) p.closeLongLived('shutdown');
-            await Promise.all(pools.map((p) => p.waitIdle(CLOSE_GRACE_MS + 500)));
-          }
-        }
-        // In-flight counts a response until it is flushed, so nothing complete is cut here.
-        for (const l of listeners) {
-          l.server.closeAllConnections();
-          l.server.close(); // also stops http's connection-checking timer
-        }
-        for (const l of tlsListeners) l.tls.closeAll();
-        await health.stop();
+        const finished = remote === undefined ? await stopProxies() : await remote.stop();
+        await health?.stop();
         await Promise.all(tcpListeners.map((l) => l.stop()));
         rate.close();
         await Promise.all(pools.map((p) => p.close(!finished)));
         await router.flush();
         await store?.close();
-        await admin.close();
-        log.info({ clean: finished }, 'switchyard stopped');
+        await admin?.close();
+        log.info({ clean: finished }, role === 'worker' ? 'worker stopped' : 'switchyard stopped');
         await flushLogs(log);
         return finished;
       })();
@@ -301,11 +414,12 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
 
 /**
  * observePool — the one wiring of a pool's servers, for main pools and TCP
- * listener pools alike: a passive ejector per server, health and ejection
+ * listener pools alike: a passive ejector per server (where this process
+ * proxies), health and ejection
  * flips published on the bus (metrics subscribe), ejections logged. Active
  * health flips are logged by their ActiveHealthChecker.
  */
-function observePool(pool: ServerPool, bus: EventBus, poolLog: Logger): void {
+function observePool(pool: ServerPool, bus: EventBus, poolLog: Logger, wiring: PoolWiring): void {
   pool.observe({
     health: (server, healthy, reason) => bus.emit('health', pool.name, server.id, healthy, reason),
     ejection: (server, ejected, reason) => {
@@ -314,9 +428,16 @@ function observePool(pool: ServerPool, bus: EventBus, poolLog: Logger): void {
       bus.emit('ejection', pool.name, server.id, ejected, reason);
     },
   });
+  if (!wiring.passive) return;
   for (const server of pool.servers) {
     server.passive = new PassiveEjector(pool.config.passive, (ejected, reason) => server.ejectionChanged(ejected, reason));
   }
+}
+
+/** PoolWiring — how observePool wires a pool in this process's role. */
+interface PoolWiring {
+  /** Give each server a PassiveEjector (false on the multi-core primary, which proxies nothing). */
+  readonly passive: boolean;
 }
 
 function listen(server: Server, bind: HostPort): Promise<void> {

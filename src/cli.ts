@@ -12,6 +12,7 @@ import type { SwitchyardConfig } from './config/types.js';
 import { createApp, type App } from './app.js';
 import { createLogger, flushLogs } from './log.js';
 import { startDemoUpstreams, type DemoUpstreams } from './demo/upstreams.js';
+import { ClusterPrimary } from './cluster/primary.js';
 
 const USAGE = `usage:
   switchyard start    --config FILE [--demo-upstreams]
@@ -74,12 +75,8 @@ async function start(configFile: string | undefined, demo: boolean): Promise<voi
   process.on('SIGINT', () => shutdown('SIGINT'));
   // SIGHUP re-reads the TLS certificate files (certbot-style renewals); a bad file is logged and the old certificates stay.
   process.on('SIGHUP', () => {
-    if (app === undefined) return;
-    try {
-      app.reloadCerts();
-    } catch {
-      // Already logged by app.reloadCerts with the file that failed.
-    }
+    // A refusal is already logged by reloadCerts with the file that failed.
+    app?.reloadCerts().catch(() => undefined);
   });
   const starting = (async () => {
     if (demo) {
@@ -88,7 +85,11 @@ async function start(configFile: string | undefined, demo: boolean): Promise<voi
         log.child({ component: 'demo' }),
       ).catch((err: Error) => fail(1, `switchyard: cannot start demo upstreams: ${err.message}`));
     }
-    app = await createApp(config, { log });
+    // workers > 1: this process becomes the primary (admin, state, health checks) of N proxy workers.
+    app = await createApp(
+      config,
+      config.workers > 1 ? { log, role: 'primary', dataPlane: (parts) => new ClusterPrimary(parts, config.workers) } : { log },
+    );
     try {
       await app.start();
     } catch (err) {

@@ -39,7 +39,7 @@ export interface AdminContext {
   /** True once listeners are bound and first health probes are in. */
   isReady(): boolean;
   /** Re-read every TLS listener's certificate files and swap them in; throws SY_ERR_CERT_RELOAD (nothing swapped) on a bad file. */
-  reloadCerts?(): CertReloadResult;
+  reloadCerts?(): Promise<CertReloadResult>;
 }
 
 /** poolStatus — live (weight > 0), draining (not live, requests in flight or long-lived connections open) or idle. */

@@ -45,4 +45,5 @@ export const DEFAULTS = Object.freeze({
   },
   log: { level: 'info', access: 'off' as const, sampleRate: 0.01 },
   shutdownTimeoutMs: 10_000,
+  workers: 1,
 });

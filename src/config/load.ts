@@ -7,6 +7,7 @@
  * them all and exit 2.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
@@ -76,7 +77,8 @@ export function parseHashKey(value: string): HashKey | undefined {
   return m[1] === 'header' ? { kind: 'header', name: name.toLowerCase() } : { kind: 'cookie', name };
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false });
+// verbose: an anyOf error then carries its schema, whose description is the one message for that key.
+const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, verbose: true });
 ajv.addFormat('hostport', { type: 'string', validate: (v: string) => parseHostPort(v) !== undefined });
 ajv.addFormat('statusranges', { type: 'string', validate: (v: string) => parseStatusRanges(v) !== undefined });
 ajv.addFormat('hashkey', { type: 'string', validate: (v: string) => parseHashKey(v) !== undefined });
@@ -122,6 +124,10 @@ function issueFromAjv(e: ErrorObject): ConfigIssue | undefined {
       return { path: keyPath(e.instancePath), message: `does not match ${String(p.pattern)}` };
     case 'propertyNames':
       return undefined; // reported by the nested 'pattern' error
+    case 'anyOf': {
+      const description = (e.parentSchema as { description?: unknown } | undefined)?.description;
+      return { path: keyPath(e.instancePath), message: typeof description === 'string' ? `expected ${description}` : 'matches none of the allowed forms' };
+    }
     default:
       return { path: keyPath(e.instancePath), message: String(e.message) };
   }
@@ -152,7 +158,13 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
 /** resolveConfig — validate plain data (already parsed) and resolve it. */
 export function resolveConfig(data: unknown, source: string, env: NodeJS.ProcessEnv = process.env): SwitchyardConfig {
   if (!validateSchema(data)) {
-    const issues = (validateSchema.errors ?? []).map(issueFromAjv).filter((i): i is ConfigIssue => i !== undefined);
+    const errors = validateSchema.errors ?? [];
+    // The errors of each alternative of an anyOf are noise next to the anyOf's own message.
+    const unions = errors.filter((e) => e.keyword === 'anyOf').map((e) => `${e.schemaPath}/`);
+    const issues = errors
+      .filter((e) => !unions.some((u) => e.schemaPath.startsWith(u)))
+      .map(issueFromAjv)
+      .filter((i): i is ConfigIssue => i !== undefined);
     throw new ConfigError(dedupe(issues));
   }
   const issues: ConfigIssue[] = [];
@@ -304,6 +316,7 @@ export function resolveConfig(data: unknown, source: string, env: NodeJS.Process
       sampleRate: input.log?.sampleRate ?? DEFAULTS.log.sampleRate,
     },
     shutdown: { timeoutMs: input.shutdown?.timeoutMs ?? DEFAULTS.shutdownTimeoutMs },
+    workers: input.workers === 'auto' ? availableParallelism() : (input.workers ?? DEFAULTS.workers),
   };
   return deepFreeze(config);
 }

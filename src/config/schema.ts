@@ -246,6 +246,10 @@ export const ConfigSchema = Type.Object(
     shutdown: Type.Optional(
       Type.Object({ timeoutMs: Type.Optional(PositiveMs) }, { additionalProperties: false }),
     ),
+    /** Proxy worker processes: 1 (default, one process), N, or "auto" (one per CPU). */
+    workers: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], { description: 'an integer from 1 to 256, or "auto"' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -162,4 +162,6 @@ export interface SwitchyardConfig {
   };
   readonly log: { readonly level: string; readonly access: AccessLogMode; readonly sampleRate: number };
   readonly shutdown: { readonly timeoutMs: number };
+  /** Proxy worker processes (1 = single process, no cluster); "auto" is resolved to the CPU count at load. */
+  readonly workers: number;
 }

@@ -5,7 +5,7 @@
  * scrape time in collect(), never kept up to date by timers. Event counters
  * (switches, health flips, ejections, drains) subscribe to the event bus.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventBus } from '../events.js';
 import type { ServerPool } from '../pools/pool.js';
 import type { UpstreamServer } from '../pools/server.js';
@@ -14,6 +14,9 @@ import { CollectedMetric, histogramValues, statusClassValues, type MetricValue }
 import type { Router } from '../routing/router.js';
 
 const P = 'switchyard_';
+
+/** RegistryJson — one registry's metrics as `getMetricsAsJSON()` gives them (what a worker sends its primary). */
+export type RegistryJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /** TcpMetricsListener — what the TCP metrics read of a listener (src/tcp/ fits it; metrics does not import tcp/). */
 export interface TcpMetricsListener {
@@ -34,6 +37,14 @@ export interface TcpMetricsListener {
  * (`nodejs_active_handles{type}` …) stay; `sum()` gives the total.
  */
 const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
+/** MetricsOptions — process metrics on/off, and which plane this process exports. */
+export interface MetricsOptions {
+  /** Register prom-client's process metrics (default true). */
+  readonly defaultMetrics?: boolean;
+  /** 'all' (single process, default), 'control' (multi-core primary) or 'data' (multi-core worker). */
+  readonly plane?: 'all' | 'control' | 'data';
+}
 
 /** Metrics — the registry and every metric. */
 export class Metrics {
@@ -89,10 +100,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  #workers: (() => Promise<RegistryJson[]>) | undefined;
   /** Open raw TCP connections of a main pool (they share its long-lived set); 0 until registerTcp. */
   #tcpOpen: (pool: string) => number = () => 0;
 
-  constructor(router: Router, bus: EventBus, options: { defaultMetrics?: boolean } = {}) {
+  constructor(router: Router, bus: EventBus, options: MetricsOptions = {}) {
+    const plane = options.plane ?? 'all';
+    const data = plane !== 'control';
+    const control = plane !== 'data';
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
       for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(name);
@@ -110,69 +125,75 @@ export class Metrics {
         },
       });
     };
-    gauge('inflight_requests', 'Requests in flight, by pool.', ['pool'], (g) => {
-      for (const p of pools) g.set({ pool: p.name }, p.inflight);
-    });
-    gauge('server_inflight_requests', 'Requests in flight, by pool and server.', ['pool', 'server'], (g) => {
-      for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.inflight);
-    });
-    gauge('pool_live', '1 when the pool has weight > 0 in the routing snapshot.', ['pool'], (g) => {
-      const snap = router.current;
-      for (const p of pools) g.set({ pool: p.name }, snap.isLive(p.name) ? 1 : 0);
-    });
-    gauge('pool_weight', 'The pool weight in the routing snapshot.', ['pool'], (g) => {
-      const w = router.current.state.weights;
-      for (const p of pools) g.set({ pool: p.name }, w[p.name] ?? 0);
-    });
-    gauge('pool_usable_servers', 'Servers that can take new requests (healthy, not ejected, ready, weight > 0).', ['pool'], (g) => {
-      for (const p of pools) g.set({ pool: p.name }, p.usableCount);
-    });
-    gauge('server_healthy', '1 when the active health check reports the server healthy.', ['pool', 'server'], (g) => {
-      for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.healthy ? 1 : 0);
-    });
-    gauge('server_ejected', '1 while the server is passively ejected.', ['pool', 'server'], (g) => {
-      for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.ejected ? 1 : 0);
-    });
-    gauge('server_usable', '1 when the server can take new requests.', ['pool', 'server'], (g) => {
-      for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.usable ? 1 : 0);
-    });
-    // Upgraded (WebSocket) connections: plain counters on pools and servers, read here at scrape time.
-    gauge('open_upgraded_connections', 'Upgraded (e.g. WebSocket) connections open now, by pool.', ['pool'], (g) => {
-      // A pool's long-lived set also holds its raw TCP connections (switchyard_tcp_connections_active).
-      for (const p of pools) g.set({ pool: p.name }, p.longLived - this.#tcpOpen(p.name));
-    });
-    gauge('server_open_upgraded_connections', 'Upgraded (e.g. WebSocket) connections open now, by pool and server.', ['pool', 'server'], (g) => {
-      for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.longLived);
-    });
-    new CollectedMetric(this.registry, `${P}upgraded_connections_total`, 'Upgrades accepted by the upstream (101 relayed to the client), by pool and server.', 'counter', () => {
-      const out: MetricValue[] = [];
-      for (const p of pools) for (const s of p.servers) out.push({ labels: { pool: p.name, server: s.id }, value: s.upgrades });
-      return out;
-    });
-    new CollectedMetric(this.registry, `${P}upgraded_bytes_total`, 'Bytes carried by upgraded connections, by pool and direction (in: client to server, out: server to client).', 'counter', () => {
-      const out: MetricValue[] = [];
-      for (const p of pools) {
-        out.push({ labels: { pool: p.name, direction: 'in' }, value: p.upgradedBytesIn });
-        out.push({ labels: { pool: p.name, direction: 'out' }, value: p.upgradedBytesOut });
-      }
-      return out;
-    });
-    gauge('routing_generation', 'Generation of the routing snapshot in force.', [], (g) => g.set(router.current.generation));
-    gauge('maintenance', '1 while maintenance mode is on.', [], (g) => g.set(router.current.maintenance ? 1 : 0));
+    // A multi-core worker exports the data plane (what it proxied), the primary the control plane (routing,
+    // health, drains); /metrics sums them, so no series may come from both.
+    if (data) {
+      gauge('inflight_requests', 'Requests in flight, by pool.', ['pool'], (g) => {
+        for (const p of pools) g.set({ pool: p.name }, p.inflight);
+      });
+      gauge('server_inflight_requests', 'Requests in flight, by pool and server.', ['pool', 'server'], (g) => {
+        for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.inflight);
+      });
+      // Upgraded (WebSocket) connections: plain counters on pools and servers, read here at scrape time.
+      gauge('open_upgraded_connections', 'Upgraded (e.g. WebSocket) connections open now, by pool.', ['pool'], (g) => {
+        // A pool's long-lived set also holds its raw TCP connections (switchyard_tcp_connections_active).
+        for (const p of pools) g.set({ pool: p.name }, p.longLived - this.#tcpOpen(p.name));
+      });
+      gauge('server_open_upgraded_connections', 'Upgraded (e.g. WebSocket) connections open now, by pool and server.', ['pool', 'server'], (g) => {
+        for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.longLived);
+      });
+      new CollectedMetric(this.registry, `${P}upgraded_connections_total`, 'Upgrades accepted by the upstream (101 relayed to the client), by pool and server.', 'counter', () => {
+        const out: MetricValue[] = [];
+        for (const p of pools) for (const s of p.servers) out.push({ labels: { pool: p.name, server: s.id }, value: s.upgrades });
+        return out;
+      });
+      new CollectedMetric(this.registry, `${P}upgraded_bytes_total`, 'Bytes carried by upgraded connections, by pool and direction (in: client to server, out: server to client).', 'counter', () => {
+        const out: MetricValue[] = [];
+        for (const p of pools) {
+          out.push({ labels: { pool: p.name, direction: 'in' }, value: p.upgradedBytesIn });
+          out.push({ labels: { pool: p.name, direction: 'out' }, value: p.upgradedBytesOut });
+        }
+        return out;
+      });
+    }
+    if (control) {
+      gauge('pool_live', '1 when the pool has weight > 0 in the routing snapshot.', ['pool'], (g) => {
+        const snap = router.current;
+        for (const p of pools) g.set({ pool: p.name }, snap.isLive(p.name) ? 1 : 0);
+      });
+      gauge('pool_weight', 'The pool weight in the routing snapshot.', ['pool'], (g) => {
+        const w = router.current.state.weights;
+        for (const p of pools) g.set({ pool: p.name }, w[p.name] ?? 0);
+      });
+      gauge('pool_usable_servers', 'Servers that can take new requests (healthy, not ejected, ready, weight > 0).', ['pool'], (g) => {
+        for (const p of pools) g.set({ pool: p.name }, p.usableCount);
+      });
+      gauge('server_healthy', '1 when the active health check reports the server healthy.', ['pool', 'server'], (g) => {
+        for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.healthy ? 1 : 0);
+      });
+      gauge('server_ejected', '1 while the server is passively ejected.', ['pool', 'server'], (g) => {
+        for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.ejected ? 1 : 0);
+      });
+      gauge('server_usable', '1 when the server can take new requests.', ['pool', 'server'], (g) => {
+        for (const p of pools) for (const s of p.servers) g.set({ pool: p.name, server: s.id }, s.usable ? 1 : 0);
+      });
+      gauge('routing_generation', 'Generation of the routing snapshot in force.', [], (g) => g.set(router.current.generation));
+      gauge('maintenance', '1 while maintenance mode is on.', [], (g) => g.set(router.current.maintenance ? 1 : 0));
 
-    bus.on('routing', (_snap, prev, change) => {
-      if (prev !== undefined && (change.action === 'switch' || change.action === 'rollback' || change.action === 'weights')) {
-        this.#switches.inc({ action: change.action });
-      }
-    });
-    bus.on('health', (pool, server, healthy) => this.#healthTransitions.inc({ pool, server, to: healthy ? 'up' : 'down' }));
-    bus.on('ejection', (pool, server, ejected) => {
-      if (ejected) this.#ejections.inc({ pool, server });
-    });
-    bus.on('drained', (pool, ms, complete) => this.#drainDuration.observe({ pool, complete: String(complete) }, ms / 1000));
-    bus.on('warning', (code) => {
-      if (code === 'capacity') this.#warnings.inc();
-    });
+      bus.on('routing', (_snap, prev, change) => {
+        if (prev !== undefined && (change.action === 'switch' || change.action === 'rollback' || change.action === 'weights')) {
+          this.#switches.inc({ action: change.action });
+        }
+      });
+      bus.on('health', (pool, server, healthy) => this.#healthTransitions.inc({ pool, server, to: healthy ? 'up' : 'down' }));
+      bus.on('ejection', (pool, server, ejected) => {
+        if (ejected) this.#ejections.inc({ pool, server });
+      });
+      bus.on('drained', (pool, ms, complete) => this.#drainDuration.observe({ pool, complete: String(complete) }, ms / 1000));
+      bus.on('warning', (code) => {
+        if (code === 'capacity') this.#warnings.inc();
+      });
+    }
     for (const p of pools) {
       p.stats = this.poolStats(p.name);
       for (const s of p.servers) s.stats = this.serverStats(p, s);
@@ -263,9 +284,21 @@ export class Metrics {
     });
   }
 
+  /**
+   * aggregateWith — multi-core primary: render() adds the metrics `source`
+   * returns (each worker's registry as JSON) to this registry's, merged by
+   * prom-client's cluster aggregator (each metric's `aggregator`: counters
+   * and gauges summed, process metrics as prom-client defines).
+   */
+  aggregateWith(source: () => Promise<RegistryJson[]>): void {
+    this.#workers = source;
+  }
+
   /** render — the Prometheus text exposition. */
-  render(): Promise<string> {
-    return this.registry.metrics();
+  async render(): Promise<string> {
+    if (this.#workers === undefined) return this.registry.metrics();
+    const [own, workers] = await Promise.all([this.registry.getMetricsAsJSON(), this.#workers()]);
+    return AggregatorRegistry.aggregate([own, ...workers]).metrics();
   }
 
   get contentType(): string {

@@ -31,12 +31,16 @@ export class DrainTracker {
   readonly #log: Logger;
   readonly #pools: readonly ServerPool[];
 
-  constructor(pools: readonly ServerPool[], bus: EventBus, log: Logger, timeoutMs: number) {
+  /** False in a multi-core worker: it acts on its own pools, while the primary watches the summed counts and reports. */
+  readonly #observe: boolean;
+
+  constructor(pools: readonly ServerPool[], bus: EventBus, log: Logger, timeoutMs: number, options: { observe?: boolean } = {}) {
+    this.#observe = options.observe ?? true;
     this.#pools = pools;
     this.#bus = bus;
     this.#log = log;
     this.#timeoutMs = timeoutMs;
-    bus.on('routing', (snap, prev) => this.#onRouting(snap, prev));
+    bus.on('routing', (snap, prev, change) => this.#onRouting(snap, change.action === 'init' ? undefined : prev));
   }
 
   /** drainingSince — epoch ms when the pool left the live set, if it is still draining. */
@@ -63,7 +67,8 @@ export class DrainTracker {
 
   #onRouting(snap: RoutingSnapshot, prev: RoutingSnapshot | undefined): void {
     if (prev === undefined) {
-      // At start-up every non-live pool is drained already; it still closes the idle connections preview opens.
+      // At start-up (and when a worker adopts its first state) every non-live pool is drained already;
+      // it still closes the idle connections preview opens.
       for (const p of this.#pools) p.setReleaseWhenIdle(!snap.isLive(p.name));
       return;
     }
@@ -82,9 +87,11 @@ export class DrainTracker {
 
   #start(pool: ServerPool, generation: number): void {
     const started = Date.now();
-    this.#since.set(pool.name, started);
     pool.setReleaseWhenIdle(true);
-    this.#log.info({ pool: pool.name, inflight: pool.inflight, longLived: pool.longLived, onSwitch: pool.config.onSwitch }, 'pool draining');
+    if (this.#observe) {
+      this.#since.set(pool.name, started);
+      this.#log.info({ pool: pool.name, inflight: pool.inflight, longLived: pool.longLived, onSwitch: pool.config.onSwitch }, 'pool draining');
+    }
     if (pool.config.onSwitch === 'drain') {
       this.#cancelClose(pool.name);
       const timer = setTimeout(() => {
@@ -96,6 +103,7 @@ export class DrainTracker {
       timer.unref();
       this.#closers.set(pool.name, timer);
     }
+    if (!this.#observe) return;
     void pool.waitIdle(this.timeoutFor(pool)).then((complete) => {
       // A newer drain of the same pool (or a return to live) supersedes this one.
       if (this.#since.get(pool.name) !== started) return;

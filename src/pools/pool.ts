@@ -167,6 +167,17 @@ export class ServerPool implements ServerListener {
   }
 
   /**
+   * setLoad — multi-core primary: the pool's counts are the sums the workers
+   * reported (the primary proxies nothing itself). Idle waiters (drains,
+   * `"wait":"drained"`) are told exactly as when the last local request ends.
+   */
+  setLoad(inflight: number, longLived: number): void {
+    this.inflight = inflight;
+    this.longLived = longLived;
+    if (inflight === 0 && this.#idleWaiters.length > 0) this.#notifyIdle();
+  }
+
+  /**
    * setDraining — the pool left (or re-entered) the live set. While out of it,
    * each server closes its upstream connections as soon as it has nothing in
    * flight, so the operator can take the servers down.

@@ -67,6 +67,13 @@ export interface RouterOptions {
   readonly log: Logger;
   /** Recent public requests per second, for the capacityRps warning (default: unknown → no rate check). */
   readonly requestRate?: () => number;
+  /**
+   * propagate — multi-core mode: hand the new state to every proxy worker and
+   * resolve once each has applied it. Runs inside the change queue, after the
+   * local swap, so a change answers only when the whole data plane routes by
+   * it, and the next change cannot overtake it. Must not reject.
+   */
+  readonly propagate?: (state: RoutingState, change: RoutingChange) => Promise<void>;
 }
 
 /** Router — owns the current RoutingSnapshot and every change to it. */
@@ -77,6 +84,7 @@ export class Router {
   readonly #bus: EventBus;
   readonly #log: Logger;
   readonly #requestRate: (() => number) | undefined;
+  readonly #propagate: ((state: RoutingState, change: RoutingChange) => Promise<void>) | undefined;
   #current: RoutingSnapshot;
   #history: readonly HistoryEntry[] = [];
   #queue: Promise<unknown> = Promise.resolve();
@@ -88,6 +96,7 @@ export class Router {
     this.#bus = options.bus;
     this.#log = options.log;
     this.#requestRate = options.requestRate;
+    this.#propagate = options.propagate;
     const weights: Record<string, number> = {};
     for (const p of options.pools) weights[p.name] = p.name === options.initialLive ? LIVE_WEIGHT : 0;
     this.#current = new RoutingSnapshot(
@@ -219,6 +228,14 @@ export class Router {
     });
   }
 
+  /**
+   * adopt — a proxy worker installs the state its primary decided (multi-core
+   * mode). No check, no persistence: the primary did both before sending it.
+   */
+  adopt(state: RoutingState, change: RoutingChange): void {
+    this.#swap(state, change);
+  }
+
   /** flush — wait for every queued change (shutdown). */
   async flush(): Promise<void> {
     await this.#queue.catch(() => undefined);
@@ -252,7 +269,9 @@ export class Router {
       }
       this.#history = history;
       const prev = this.#current;
-      this.#swap(next, { ...built.change, who: options.who });
+      const change: RoutingChange = { ...built.change, who: options.who };
+      this.#swap(next, change);
+      if (this.#propagate !== undefined) await this.#propagate(next, change);
       const warnings = built.warnings ?? [];
       for (const w of warnings) this.#bus.emit('warning', w.code, w.message, w.detail);
       return { from: prev.state.live, to: next.live, generation: next.generation, changed: true, warnings: warnings.map((w) => w.message) };

@@ -86,10 +86,14 @@ export class TcpListener {
     return this.#address;
   }
 
-  /** start — bind and start the health checks; resolves with the bound address. */
-  start(): Promise<string> {
+  /**
+   * start — bind and (unless `checks` is false: a multi-core worker, whose
+   * primary runs the one set of probes) start the health checks; resolves
+   * with the bound address.
+   */
+  start(checks = true): Promise<string> {
     const bind = this.config.bind;
-    this.health.start();
+    if (checks) this.health.start();
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(new Error(`cannot listen on ${bind.host}:${bind.port} (tcp ${this.name}): ${err.message}`));
       this.#server.once('error', onError);

@@ -467,3 +467,16 @@ t.test('proxy.poolHeader is lower-cased and may be disabled with an empty string
   const off = { ...base(), proxy: { poolHeader: '' } };
   t.equal(loadConfigFile(write(tmp(t), off), {}).proxy.poolHeader, '');
 });
+
+t.test('workers: default 1, a count, or "auto" (one per CPU); anything else is refused at the key', async (t) => {
+  const { availableParallelism } = await import('node:os');
+  const load = (workers: unknown): SwitchyardConfig => loadConfigFile(write(tmp(t), { ...base(), ...(workers === undefined ? {} : { workers }) }), {});
+  t.equal(load(undefined).workers, 1);
+  t.equal(load(4).workers, 4);
+  t.equal(load('auto').workers, availableParallelism());
+  for (const bad of [0, -1, 1.5, 'many', 1000]) {
+    const issues = refuse(t, { ...base(), workers: bad });
+    t.equal(issues.length, 1, `workers: ${String(bad)} gives one issue`);
+    t.equal(issues[0]?.path, 'workers', `workers: ${String(bad)} is reported at its key`);
+  }
+});

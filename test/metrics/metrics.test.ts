@@ -1,6 +1,4 @@
-import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import t from 'tap';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -10,8 +8,7 @@ import { startSwitchyard, type SwitchyardUnderTest } from '../helpers/app.js';
 import { freePort, request, tempDir } from '../helpers/http.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait.js';
-
-const PROMTOOL = '/usr/bin/promtool';
+import { promtoolCheck } from '../helpers/promtool.js';
 
 interface Sample {
   readonly name: string;
@@ -40,25 +37,6 @@ function value(text: string, name: string, labels: Record<string, string> = {}):
   );
   if (found.length > 1) throw new Error(`${name}${JSON.stringify(labels)} matches ${found.length} samples`);
   return found[0]?.value;
-}
-
-/** promtoolCheck — runs `promtool check metrics` on the text; FAILS the test (no skip) when promtool is missing. */
-async function promtoolCheck(t: Test, text: string, what: string): Promise<void> {
-  if (!existsSync(PROMTOOL)) {
-    t.fail(`${PROMTOOL} not found: install promtool (Debian package "prometheus"; .ci installs it) to lint /metrics`);
-    return;
-  }
-  const child = spawn(PROMTOOL, ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve(code));
-  });
-  child.stdin.end(text);
-  const code = await exited;
-  t.equal(code, 0, `promtool check metrics passes on ${what}${out === '' ? '' : `:\n${out}`}`);
 }
 
 async function scrape(sy: SwitchyardUnderTest): Promise<string> {

@@ -10,7 +10,7 @@ import { who, type AdminContext } from '../context.js';
 /** tlsRoutes — registers POST /api/v1/reload-certs. */
 export async function tlsRoutes(app: FastifyInstance, ctx: AdminContext): Promise<void> {
   app.post('/api/v1/reload-certs', async (req) => {
-    const result = ctx.reloadCerts?.() ?? { listeners: 0, files: [] };
+    const result = (await ctx.reloadCerts?.()) ?? { listeners: 0, files: [] };
     ctx.log.child({ component: 'audit' }).info({ action: 'reload-certs', who: who(req), listeners: result.listeners, files: result.files.length }, 'certificates reloaded');
     return result;
   });
