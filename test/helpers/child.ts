@@ -30,7 +30,8 @@ export interface ChildConfig {
 /**
  * writeChildConfig — write `dir/switchyard.yaml`: listeners on fresh 127.0.0.1
  * ports, a state file in `dir`, the given pools (name → server addresses), the
- * first pool live; `extra` top-level keys replace the generated ones.
+ * first pool live; `extra` top-level keys replace the generated ones, except
+ * `listen`, whose keys are added to the generated http and admin listeners.
  */
 export async function writeChildConfig(
   dir: string,
@@ -41,15 +42,16 @@ export async function writeChildConfig(
   const adminPort = await freePort();
   const file = join(dir, 'switchyard.yaml');
   const stateFile = join(dir, 'state.json');
+  const { listen: extraListen, ...rest } = extra;
   const config: Record<string, unknown> = {
-    listen: { http: `127.0.0.1:${httpPort}`, admin: `127.0.0.1:${adminPort}` },
+    listen: { http: `127.0.0.1:${httpPort}`, admin: `127.0.0.1:${adminPort}`, ...(extraListen as Record<string, unknown> | undefined) },
     admin: { token: CHILD_TOKEN },
     state: { file: stateFile },
     live: Object.keys(pools)[0],
     pools: Object.fromEntries(Object.entries(pools).map(([name, servers]) => [name, { servers: servers.map((address) => ({ address })) }])),
     health: { enabled: false },
     log: { level: 'info' },
-    ...extra,
+    ...rest,
   };
   await writeFile(file, stringify(config));
   return { file, stateFile, httpPort, adminPort };

@@ -32,6 +32,8 @@ export interface TestUpstream {
   readonly requestsByPath: Map<string, number>;
   /** Status `GET /healthz` answers; set it to fail or recover health checks. */
   health: number;
+  /** Health check requests (`GET /healthz`) received. */
+  healthChecks: number;
   /** When true, every non-health request's socket is destroyed without a response. */
   reset: boolean;
   /** POST requests that arrived (headers received), on any path: proves a POST is never sent twice. */
@@ -56,6 +58,7 @@ class Upstream implements TestUpstream {
   requests = 0;
   readonly requestsByPath = new Map<string, number>();
   health = 200;
+  healthChecks = 0;
   reset = false;
   postsReceived = 0;
   lastHeaders: IncomingHttpHeaders | undefined;
@@ -104,6 +107,7 @@ class Upstream implements TestUpstream {
     const url = new URL(req.url ?? '/', 'http://upstream.invalid');
     const path = url.pathname;
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      this.healthChecks += 1;
       req.resume();
       this.#answer(res, this.health, this.health < 400 ? 'ok' : 'unhealthy');
       return;
