@@ -5,8 +5,8 @@
  * One upgrade is one `Tunnel`: read the routing snapshot once, answer the fast
  * paths on the raw socket (shutting down, maintenance, no pool, no server),
  * pick a server with the pool's balancer, send the upgrade request upstream,
- * and on `101` splice the two sockets both ways with backpressure, half-close
- * and an idle timeout. A non-101 answer is relayed as an ordinary response and
+ * and on `101` hand the two sockets to a SocketSplice (net/splice.ts: both
+ * ways with backpressure, half-close, idle timeout, max age). A non-101 answer is relayed as an ordinary response and
  * the connection closed. From the 101 on the tunnel is a long-lived connection
  * of its pool (pools/long-lived.ts): counted apart from in-flight requests,
  * closed by the pool's `onSwitch: drain` policy, `proxy.maxConnectionAgeMs`
@@ -50,6 +50,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { PickContext } from '../balancers/types.js';
 import { classifyUpstreamError, ERROR_CATALOGUE, upstreamErrorKind, type ErrorCode } from '../errors.js';
+import { SocketSplice, type SpliceCloseReason, type SpliceOwner, type SpliceSide } from '../net/splice.js';
 import { CLOSE_GRACE_MS, type CloseReason, type LongLivedConnection } from '../pools/long-lived.js';
 import type { ServerPool } from '../pools/pool.js';
 import type { UpstreamServer } from '../pools/server.js';
@@ -277,7 +278,8 @@ export class UpgradeHandler {
   }
 }
 
-// --- socket listeners: module-level functions that find their tunnel through a symbol slot (no closures per tunnel) ---
+// --- socket listeners until the 101 (the splice has its own after): module-level functions that find their
+// tunnel through a symbol slot (no closures per tunnel) ---
 
 const kTunnel = Symbol('switchyard.tunnel');
 
@@ -285,34 +287,16 @@ interface TunnelSocket extends Socket {
   [kTunnel]?: Tunnel;
 }
 
-function onClientData(this: TunnelSocket, chunk: Buffer): void {
-  this[kTunnel]?.fromClient(chunk);
-}
-function onUpstreamData(this: TunnelSocket, chunk: Buffer): void {
-  this[kTunnel]?.fromUpstream(chunk);
-}
 function onClientDrain(this: TunnelSocket): void {
   this[kTunnel]?.clientDrained();
-}
-function onUpstreamDrain(this: TunnelSocket): void {
-  this[kTunnel]?.upstreamDrained();
-}
-function onClientEnd(this: TunnelSocket): void {
-  this[kTunnel]?.clientEnded();
-}
-function onUpstreamEnd(this: TunnelSocket): void {
-  this[kTunnel]?.upstreamEnded();
 }
 function onClientClose(this: TunnelSocket): void {
   this[kTunnel]?.clientClosed();
 }
-function onUpstreamClose(this: TunnelSocket): void {
-  this[kTunnel]?.upstreamClosed();
+function onClientError(this: TunnelSocket): void {
+  this[kTunnel]?.clientError();
 }
-function onSocketError(this: TunnelSocket, err: Error): void {
-  this[kTunnel]?.socketError(this, err);
-}
-function onSocketTimeout(this: TunnelSocket): void {
+function onClientTimeout(this: TunnelSocket): void {
   this[kTunnel]?.idle();
 }
 
@@ -321,7 +305,7 @@ const enum Phase {
   Handshake,
   /** A non-101 answer (the upstream's or our error) is going to the client; the connection closes after it. */
   Refused,
-  /** 101 relayed: bytes flow both ways. */
+  /** 101 relayed: the splice moves bytes both ways. */
   Open,
   /** Both sockets closed, counts released. */
   Done,
@@ -333,7 +317,7 @@ const enum Phase {
  * over (undici called onUpgrade, onComplete or onError) and every socket it
  * owns has emitted 'close'; only then are its counts and timers released.
  */
-class Tunnel implements Dispatcher.DispatchHandler, PickContext, LongLivedConnection {
+class Tunnel implements Dispatcher.DispatchHandler, PickContext, LongLivedConnection, SpliceOwner {
   readonly headers: IncomingMessage['headers'];
   readonly remoteAddress: string | undefined;
   readonly generation: number;
@@ -346,7 +330,8 @@ class Tunnel implements Dispatcher.DispatchHandler, PickContext, LongLivedConnec
   readonly #startedAt = performance.now();
   #phase = Phase.Handshake;
   #server: UpstreamServer | undefined;
-  #upstream: TunnelSocket | undefined;
+  /** Set at the 101: from then on it owns both sockets' events. */
+  #splice: SocketSplice | undefined;
   #upstreamHeaders: string[] | undefined;
   #tried: UpstreamServer[] | undefined;
   #attempts = 0;
@@ -361,14 +346,11 @@ class Tunnel implements Dispatcher.DispatchHandler, PickContext, LongLivedConnec
   #status = 0;
   #code: ErrorCode | undefined;
   #clientClosed = false;
-  /** True while there is no upgraded upstream socket, or once it closed. */
-  #upstreamClosed = true;
-  #closing: CloseReason | 'idle' | 'error' | undefined;
+  /** Why the tunnel was cut before its 101 (an open one's reason is the splice's). */
+  #closing: SpliceCloseReason | undefined;
   #openedAt = 0;
   #bytesIn = 0;
   #bytesOut = 0;
-  #ageTimer: NodeJS.Timeout | undefined;
-  #graceTimer: NodeJS.Timeout | undefined;
 
   constructor(shared: UpgradeShared, req: IncomingMessage, client: Socket, head: Buffer, pool: ServerPool, protocol: string, generation: number) {
     this.#shared = shared;
@@ -386,9 +368,9 @@ class Tunnel implements Dispatcher.DispatchHandler, PickContext, LongLivedConnec
   start(server: UpstreamServer): void {
     const client = this.#client;
     client[kTunnel] = this;
-    client.on('error', onSocketError);
+    client.on('error', onClientError);
     client.on('close', onClientClose);
-    client.on('timeout', onSocketTimeout);
+    client.on('timeout', onClientTimeout);
     // Replaces the HTTP server's socket timeout (its listener is gone): "no byte either way for this long" from now on.
     client.setTimeout(this.#shared.settings.idleTimeoutMs);
     this.#attempt(server);
@@ -430,7 +412,7 @@ class Tunnel implements Dispatcher.DispatchHandler, PickContext, LongLivedConnec
 
   onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
     this.#attemptOver = true;
-    const upstream = socket as TunnelSocket;
+    const upstream = socket as Socket;
     if (this.#clientClosed) {
       upstream.destroy();
       this.#endAttempt(499, false);
@@ -442,40 +424,21 @@ class Tunnel implements Dispatcher.DispatchHandler, PickContext, LongLivedConnec
     const client = this.#client;
     const pool = this.#pool;
     const server = this.#server as UpstreamServer;
+    const splice = new SocketSplice(this, client, upstream);
+    this.#splice = splice;
     // Attach before the handshake's in-flight count drops, so the pool never looks idle in between.
     pool.attachLongLived(server, this);
     server.upgrades++;
     this.#endAttempt(statusCode, true);
 
-    this.#upstream = upstream;
-    this.#upstreamClosed = false;
-    upstream[kTunnel] = this;
-    // Half-close: a FIN from one side is forwarded and the other direction keeps flowing (undici connects without it).
-    upstream.allowHalfOpen = true;
-    upstream.on('data', onUpstreamData);
-    upstream.on('end', onUpstreamEnd);
-    upstream.on('drain', onUpstreamDrain);
-    upstream.on('error', onSocketError);
-    upstream.on('close', onUpstreamClose);
-    upstream.on('timeout', onSocketTimeout);
-    upstream.setTimeout(this.#shared.settings.idleTimeoutMs);
-    client.setNoDelay(true);
-    client.on('end', onClientEnd);
-    client.on('drain', onClientDrain);
-
+    // The splice takes the client's events over: ours go first so that none is handled twice.
+    client.off('error', onClientError);
+    client.off('close', onClientClose);
+    client.off('timeout', onClientTimeout);
+    client[kTunnel] = undefined;
     client.write(switchingProtocolsHead(rawHeaders ?? [], this.#protocol), 'latin1');
-    const maxAge = this.#shared.settings.maxAgeMs;
-    if (maxAge !== undefined) this.#ageTimer = setTimeout(closeForAge, maxAge, this);
-    // Data events are asynchronous: the 101 head above and `head` below go out before any relayed byte.
-    upstream.resume();
-    client.on('data', onClientData);
-    client.resume();
-    // Bytes the client sent after its request head belong to the new protocol (may pause the client again).
-    if (this.#head.length > 0) this.fromClient(this.#head);
-    // A FIN that arrived while we waited for the 101 was already announced ('end' fires even on a paused
-    // socket once its buffer is empty), before our listener existed: forward it now.
-    if (client.readableEnded) this.clientEnded();
-    if (upstream.readableEnded) this.upstreamEnded();
+    // Bytes the client sent after its request head belong to the new protocol: the splice sends them first.
+    splice.start(this.#shared.settings, this.#head);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
@@ -553,110 +516,74 @@ class Tunnel implements Dispatcher.DispatchHandler, PickContext, LongLivedConnec
     this.#endClient();
   }
 
-  // --- the spliced connection ---
+  // --- the spliced connection (SpliceOwner) ---
 
-  /** fromClient — bytes from the client to the upstream (the client is paused while the upstream is slower). */
-  fromClient(chunk: Buffer): void {
-    if (this.#closing !== undefined) return;
-    this.#bytesIn += chunk.length;
-    this.#pool.upgradedBytesIn += chunk.length;
-    if (!(this.#upstream as TunnelSocket).write(chunk)) this.#client.pause();
+  /** spliceIn — client → upstream bytes: this tunnel's and its pool's totals. */
+  spliceIn(bytes: number): void {
+    this.#bytesIn += bytes;
+    this.#pool.upgradedBytesIn += bytes;
   }
 
-  /** fromUpstream — bytes from the upstream to the client (the upstream is paused while the client is slower). */
-  fromUpstream(chunk: Buffer): void {
-    if (this.#closing !== undefined) return;
-    this.#bytesOut += chunk.length;
-    this.#pool.upgradedBytesOut += chunk.length;
-    if (!this.#client.write(chunk)) this.#upstream?.pause();
+  /** spliceOut — upstream → client bytes: this tunnel's and its pool's totals. */
+  spliceOut(bytes: number): void {
+    this.#bytesOut += bytes;
+    this.#pool.upgradedBytesOut += bytes;
   }
 
-  /** clientDrained — the client took what was queued: read from the upstream again (or resume undici's relay). */
+  /** spliceError — a socket of the open tunnel failed: debug log only (the splice destroys both). */
+  spliceError(side: SpliceSide, err: Error): void {
+    const log = this.#shared.ctx.log;
+    if (log.isLevelEnabled('debug')) log.debug({ pool: this.#pool.name, server: this.#server?.id, side, err: err.message }, 'upgraded connection error');
+  }
+
+  /** spliceClosed — both sockets of the open tunnel closed: release its counts and log it. */
+  spliceClosed(reason: SpliceCloseReason | undefined): void {
+    this.#closing ??= reason;
+    this.#clientClosed = true;
+    this.#maybeDone();
+  }
+
+  // --- before the 101 ---
+
+  /** clientDrained — the client took what was queued: resume undici's relay of a refusal. */
   clientDrained(): void {
-    if (this.#phase === Phase.Open) {
-      if (this.#closing === undefined) this.#upstream?.resume();
-    } else if (this.#awaitingDrain) {
-      this.#awaitingDrain = false;
-      this.#client.off('drain', onClientDrain);
-      this.#resume?.();
-    }
+    if (!this.#awaitingDrain) return;
+    this.#awaitingDrain = false;
+    this.#client.off('drain', onClientDrain);
+    this.#resume?.();
   }
 
-  /** upstreamDrained — the upstream took what was queued: read from the client again. */
-  upstreamDrained(): void {
-    if (this.#closing === undefined) this.#client.resume();
-  }
-
-  /** clientEnded — the client sent FIN: pass it on; the upstream may keep sending (half-close). */
-  clientEnded(): void {
-    if (this.#closing === undefined) this.#upstream?.end();
-  }
-
-  /** upstreamEnded — the upstream sent FIN: pass it on; the client may keep sending (half-close). */
-  upstreamEnded(): void {
-    if (this.#closing === undefined) this.#client.end();
-  }
-
-  /** socketError — either side failed: both connections go (nothing sensible can continue on one). */
-  socketError(socket: Socket, err: Error): void {
-    const ctx = this.#shared.ctx;
-    if (this.#phase === Phase.Open && this.#closing === undefined && ctx.log.isLevelEnabled('debug')) {
-      ctx.log.debug({ pool: this.#pool.name, server: this.#server?.id, side: socket === this.#client ? 'client' : 'upstream', err: err.message }, 'upgraded connection error');
-    }
+  /** clientError — the client failed before the 101: it goes, and with it the upstream attempt. */
+  clientError(): void {
     this.#destroy('error');
   }
 
-  /** idle — no byte either way for upgradeIdleTimeoutMs (or, refused, the client stopped reading). */
+  /** idle — before the 101: no byte for upgradeIdleTimeoutMs, or, refused, the client stopped reading. */
   idle(): void {
     this.#destroy('idle');
   }
 
-  /** clientClosed — the client socket is gone (any phase). */
+  /** clientClosed — the client socket is gone before the 101 (or during a refusal). */
   clientClosed(): void {
     this.#clientClosed = true;
-    if (this.#phase === Phase.Open) {
-      this.#afterClose(this.#client, this.#upstream);
-      return;
-    }
     // Still waiting for (or relaying) the upstream answer: abort it; onError finishes the attempt.
     // Without an abort handle undici has not written yet: onConnect aborts it.
     if (!this.#attemptOver && this.#abort !== undefined) this.#abort();
     this.#maybeDone();
   }
 
-  /** upstreamClosed — the upgraded upstream socket is gone. */
-  upstreamClosed(): void {
-    this.#upstreamClosed = true;
-    this.#afterClose(this.#upstream as TunnelSocket, this.#client);
-  }
-
   /**
-   * close — end both sides (pools/long-lived.ts): FIN after the queued bytes,
-   * anything still arriving is discarded, and the sockets are destroyed
-   * CLOSE_GRACE_MS later if the peers have not closed by then.
+   * close — end both sides of an open tunnel (pools/long-lived.ts): FIN after
+   * the queued bytes, anything still arriving is discarded, and the sockets
+   * are destroyed CLOSE_GRACE_MS later if the peers have not closed by then.
    */
   close(reason: CloseReason): void {
-    if (this.#phase !== Phase.Open || this.#closing !== undefined) return;
-    this.#closing = reason;
-    const client = this.#client;
-    const upstream = this.#upstream as TunnelSocket;
-    client.end();
-    upstream.end();
-    client.resume();
-    upstream.resume();
-    this.#graceTimer = setTimeout(destroyAfterGrace, CLOSE_GRACE_MS, this);
+    if (this.#closing === undefined) this.#splice?.close(reason);
   }
 
-  /** forceClose — the grace period of a graceful close ran out. */
-  forceClose(): void {
-    this.#graceTimer = undefined;
-    this.#destroy(this.#closing ?? 'error');
-  }
-
-  #destroy(reason: CloseReason | 'idle' | 'error'): void {
+  #destroy(reason: SpliceCloseReason): void {
     this.#closing ??= reason;
     this.#client.destroy();
-    this.#upstream?.destroy();
   }
 
   /** #endClient — a refusal is complete: FIN, discard what the client still sends, destroy if it lingers. */
@@ -665,17 +592,6 @@ class Tunnel implements Dispatcher.DispatchHandler, PickContext, LongLivedConnec
     client.end();
     client.resume();
     client.setTimeout(CLOSE_GRACE_MS);
-  }
-
-  /**
-   * #afterClose — one side of an open tunnel closed. When it closed cleanly
-   * (its FIN was read and forwarded, and our FIN to it was flushed) the other
-   * side only has queued bytes left to flush and closes by itself; any other
-   * close means the connection is broken, so the other side is destroyed.
-   */
-  #afterClose(closed: Socket, other: Socket | undefined): void {
-    if (other !== undefined && !other.destroyed && !(closed.readableEnded && closed.writableFinished)) other.destroy();
-    this.#maybeDone();
   }
 
   /** #endAttempt — the current attempt is over: in-flight −1 and, unless retried (status 0), its outcome counted. */
@@ -694,15 +610,12 @@ class Tunnel implements Dispatcher.DispatchHandler, PickContext, LongLivedConnec
     else countStatus(server.stats.requests, status);
   }
 
+  /** #maybeDone — finish once undici is done with the attempt and the client (and, open, the upstream: the splice tells) closed. */
   #maybeDone(): void {
-    if (this.#phase === Phase.Done || !this.#attemptOver || !this.#clientClosed || !this.#upstreamClosed) return;
+    if (this.#phase === Phase.Done || !this.#attemptOver || !this.#clientClosed) return;
     const wasOpen = this.#phase === Phase.Open;
     this.#phase = Phase.Done;
-    if (this.#ageTimer !== undefined) clearTimeout(this.#ageTimer);
-    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
-    this.#ageTimer = this.#graceTimer = undefined;
     this.#client[kTunnel] = undefined;
-    if (this.#upstream !== undefined) this.#upstream[kTunnel] = undefined;
     const server = this.#server as UpstreamServer;
     if (wasOpen) this.#pool.detachLongLived(server, this);
     this.#log(server, wasOpen);
@@ -734,12 +647,4 @@ class Tunnel implements Dispatcher.DispatchHandler, PickContext, LongLivedConnec
       wasOpen ? 'upgraded connection closed' : 'upgrade refused',
     );
   }
-}
-
-function closeForAge(tunnel: Tunnel): void {
-  tunnel.close('max-age');
-}
-
-function destroyAfterGrace(tunnel: Tunnel): void {
-  tunnel.forceClose();
 }

@@ -1,9 +1,10 @@
 /**
  * tcp/pipe — one proxied TCP connection: connect to a server (retrying
  * another one when the connect fails — nothing was sent, so it is always
- * safe), then pipe bytes both ways with backpressure and half-close, under an
- * idle timeout. An error on either side destroys both; the connection is done
- * (counts released, timers cleared) once both sockets have emitted 'close'.
+ * safe), then hand both sockets to a SocketSplice (net/splice.ts: bytes both
+ * ways with backpressure and half-close, idle timeout, max age, graceful
+ * close). The connection is done (counts released, timers cleared) once both
+ * sockets have emitted 'close'.
  *
  * Established connections are long-lived connections of the same-named main
  * pool (pools/long-lived.ts), attached only once the upstream connect
@@ -20,15 +21,17 @@
  * read yet. The PROXY header, if any, is then the first thing written inside
  * the TLS stream (the server's TLS terminator must expect it there).
  *
- * Socket listeners are module-level functions that find their connection
- * through a symbol slot, as in proxy/upgrade.ts: no closures per connection.
+ * Socket listeners (until the splice takes the sockets over) are
+ * module-level functions that find their connection through a symbol slot,
+ * as in net/splice.ts: no closures per connection.
  */
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { PickContext } from '../balancers/types.js';
 import type { UpstreamTlsConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { CLOSE_GRACE_MS, type CloseReason, type LongLivedConnection } from '../pools/long-lived.js';
+import { SocketSplice, type SpliceCloseReason, type SpliceOwner, type SpliceSide } from '../net/splice.js';
+import type { CloseReason, LongLivedConnection } from '../pools/long-lived.js';
 import type { UpstreamServer } from '../pools/server.js';
 import type { TcpPool } from './pool.js';
 import { proxyHeaderV1, proxyHeaderV2 } from './proxy-protocol.js';
@@ -59,24 +62,6 @@ const NO_HEADERS: PickContext['headers'] = Object.freeze({});
 function onUpstreamConnect(this: ConnSocket): void {
   this[kConn]?.connected();
 }
-function onClientData(this: ConnSocket, chunk: Buffer): void {
-  this[kConn]?.fromClient(chunk);
-}
-function onUpstreamData(this: ConnSocket, chunk: Buffer): void {
-  this[kConn]?.fromUpstream(chunk);
-}
-function onClientDrain(this: ConnSocket): void {
-  this[kConn]?.clientDrained();
-}
-function onUpstreamDrain(this: ConnSocket): void {
-  this[kConn]?.upstreamDrained();
-}
-function onClientEnd(this: ConnSocket): void {
-  this[kConn]?.clientEnded();
-}
-function onUpstreamEnd(this: ConnSocket): void {
-  this[kConn]?.upstreamEnded();
-}
 function onClientClose(this: ConnSocket): void {
   this[kConn]?.clientClosed();
 }
@@ -87,22 +72,16 @@ function onSocketError(this: ConnSocket, err: Error): void {
   this[kConn]?.socketError(this, err);
 }
 function onSocketTimeout(this: ConnSocket): void {
-  this[kConn]?.timedOut(this);
+  this[kConn]?.timedOut();
 }
 /** tlsOptions — tls.connect options for one attempt; allowHalfOpen is honoured by tls.connect (Node passes it to the TLSSocket) but missing from @types/node. */
 function tlsOptions(host: string, port: number, tls: UpstreamTlsConfig): ConnectionOptions {
   const options: ConnectionOptions & { allowHalfOpen: boolean } = { host, port, allowHalfOpen: true, ca: tls.ca, servername: tls.servername, rejectUnauthorized: true };
   return options;
 }
-function closeForAge(conn: TcpConnection): void {
-  conn.close('max-age');
-}
-function destroyAfterGrace(conn: TcpConnection): void {
-  conn.forceClose();
-}
 
 /** TcpConnection — one accepted client connection and its upstream attempts. */
-export class TcpConnection implements LongLivedConnection, PickContext {
+export class TcpConnection implements LongLivedConnection, PickContext, SpliceOwner {
   readonly generation: number;
   readonly remoteAddress: string | undefined;
   readonly headers = NO_HEADERS;
@@ -115,14 +94,14 @@ export class TcpConnection implements LongLivedConnection, PickContext {
   #attempts = 0;
   /** The current server counts this connection in its `inflight` (connecting or open). */
   #inflight = false;
-  #open = false;
+  /** Set once the upstream connected: from then on it owns both sockets' events. */
+  #splice: SocketSplice | undefined;
   #clientClosed = false;
   /** True while there is no upstream socket, or once it closed. */
   #upstreamClosed = true;
-  #closing: CloseReason | 'idle' | 'error' | undefined;
+  /** Why the connection was cut before it opened (an open one's reason is the splice's). */
+  #closing: SpliceCloseReason | undefined;
   #done = false;
-  #ageTimer: NodeJS.Timeout | undefined;
-  #graceTimer: NodeJS.Timeout | undefined;
 
   constructor(settings: TcpSettings, client: Socket, pool: TcpPool, generation: number) {
     this.#settings = settings;
@@ -194,153 +173,106 @@ export class TcpConnection implements LongLivedConnection, PickContext {
     this.#client.destroy();
   }
 
-  /** connected — the upstream accepted (and, over TLS, verified): attach to the main pool, write the PROXY header, start piping. */
+  /** connected — the upstream accepted (and, over TLS, verified): attach to the main pool, write the PROXY header, hand both sockets to the splice. */
   connected(): void {
     const up = this.#upstream as ConnSocket;
     const client = this.#client;
     const server = this.#server as UpstreamServer;
     const s = this.#settings;
-    this.#open = true;
+    // Open from here on (a close() is the splice's), as before attaching to the pool.
+    const splice = new SocketSplice(this, client, up);
+    this.#splice = splice;
     server.passive?.recordSuccess();
     this.#pool.counters(server).connections++;
     this.#pool.main.attachLongLived(server, this);
-    up.setTimeout(s.idleTimeoutMs);
-    client.setTimeout(s.idleTimeoutMs);
-    client.on('timeout', onSocketTimeout);
-    up.setNoDelay(true);
-    client.setNoDelay(true);
+    // The splice takes the sockets' events over: ours go first so that none is handled twice.
+    up.off('error', onSocketError);
+    up.off('close', onUpstreamClose);
+    up.off('timeout', onSocketTimeout);
+    client.off('error', onSocketError);
+    client.off('close', onClientClose);
+    up[kConn] = undefined;
+    client[kConn] = undefined;
     if (s.proxyProtocol !== undefined) {
       const ends = { sourceAddress: client.remoteAddress, sourcePort: client.remotePort, destAddress: client.localAddress, destPort: client.localPort };
       up.write(s.proxyProtocol === 'v1' ? proxyHeaderV1(ends) : proxyHeaderV2(ends));
     }
-    up.on('data', onUpstreamData);
-    up.on('end', onUpstreamEnd);
-    up.on('drain', onUpstreamDrain);
-    client.on('data', onClientData);
-    client.on('end', onClientEnd);
-    client.on('drain', onClientDrain);
-    if (s.maxAgeMs !== undefined) this.#ageTimer = setTimeout(closeForAge, s.maxAgeMs, this);
-    client.resume();
+    splice.start(s);
   }
 
-  /** fromClient — client → server; the client is paused while the server side is slower. */
-  fromClient(chunk: Buffer): void {
-    if (this.#closing !== undefined) return;
-    this.#pool.bytesIn += chunk.length;
-    if (!(this.#upstream as ConnSocket).write(chunk)) this.#client.pause();
+  /** spliceIn — client → server bytes (SpliceOwner). */
+  spliceIn(bytes: number): void {
+    this.#pool.bytesIn += bytes;
   }
 
-  /** fromUpstream — server → client; the upstream is paused while the client is slower. */
-  fromUpstream(chunk: Buffer): void {
-    if (this.#closing !== undefined) return;
-    this.#pool.bytesOut += chunk.length;
-    if (!this.#client.write(chunk)) this.#upstream?.pause();
+  /** spliceOut — server → client bytes (SpliceOwner). */
+  spliceOut(bytes: number): void {
+    this.#pool.bytesOut += bytes;
   }
 
-  /** clientDrained — the client took what was queued: read from the upstream again. */
-  clientDrained(): void {
-    if (this.#closing === undefined) this.#upstream?.resume();
+  /** spliceError — a socket of the open connection failed (SpliceOwner): debug log only. */
+  spliceError(side: SpliceSide, err: Error): void {
+    const log = this.#settings.log;
+    if (log.isLevelEnabled('debug')) log.debug({ pool: this.#pool.name, server: this.#server?.id, side, err: err.message }, 'tcp connection error');
   }
 
-  /** upstreamDrained — the upstream took what was queued: read from the client again. */
-  upstreamDrained(): void {
-    if (this.#closing === undefined) this.#client.resume();
+  /** spliceClosed — both sockets of the open connection closed (SpliceOwner). */
+  spliceClosed(): void {
+    this.#clientClosed = true;
+    this.#upstreamClosed = true;
+    this.#maybeDone();
   }
 
-  /** clientEnded — the client sent FIN: pass it on; the server may keep sending (half-close). */
-  clientEnded(): void {
-    if (this.#closing === undefined) this.#upstream?.end();
-  }
-
-  /** upstreamEnded — the server sent FIN: pass it on; the client may keep sending (half-close). */
-  upstreamEnded(): void {
-    if (this.#closing === undefined) this.#client.end();
-  }
-
-  /** socketError — before the upstream connected an upstream error is a connect failure; otherwise both sides go. */
+  /** socketError — before the upstream connected (the splice handles errors after): an upstream error is a connect failure, a client error ends both. */
   socketError(socket: Socket, err: NodeJS.ErrnoException): void {
-    if (socket !== this.#client && !this.#open) {
+    if (socket !== this.#client) {
       this.#connectFailed(err.code ?? err.message);
       return;
-    }
-    const log = this.#settings.log;
-    if (this.#open && this.#closing === undefined && log.isLevelEnabled('debug')) {
-      log.debug({ pool: this.#pool.name, server: this.#server?.id, side: socket === this.#client ? 'client' : 'upstream', err: err.message }, 'tcp connection error');
     }
     this.#destroy('error');
   }
 
-  /** timedOut — on the upstream before it connected: the connect timeout; otherwise no byte either way for idleTimeoutMs. */
-  timedOut(socket: Socket): void {
-    if (socket !== this.#client && !this.#open) {
-      this.#connectFailed(`timeout after ${this.#settings.connectTimeoutMs}ms`);
-      return;
-    }
-    this.#destroy('idle');
+  /** timedOut — the connect timeout (the upstream's only 'timeout' listener until it connected). */
+  timedOut(): void {
+    this.#connectFailed(`timeout after ${this.#settings.connectTimeoutMs}ms`);
   }
 
-  /** clientClosed — the client socket is gone (any phase). */
+  /** clientClosed — the client socket is gone while the upstream was still connecting. */
   clientClosed(): void {
     this.#clientClosed = true;
-    if (!this.#open) {
-      // Still connecting: abandon the attempt (its 'close' finishes the connection); no verdict on the server.
-      this.#upstream?.destroy();
-      this.#maybeDone();
-      return;
-    }
-    this.#afterClose(this.#client, this.#upstream);
+    // Abandon the attempt (its 'close' finishes the connection); no verdict on the server.
+    this.#upstream?.destroy();
+    this.#maybeDone();
   }
 
-  /** upstreamClosed — the upstream socket is gone. */
+  /** upstreamClosed — the upstream socket is gone before it connected. */
   upstreamClosed(): void {
+    // Only reached when the client left during the connect (failures detach the socket first).
     this.#upstreamClosed = true;
-    if (!this.#open) {
-      // Only reached when the client left during the connect (failures detach the socket first).
-      this.#endInflight();
-      this.#maybeDone();
-      return;
-    }
-    this.#afterClose(this.#upstream as ConnSocket, this.#client);
+    this.#endInflight();
+    this.#maybeDone();
   }
 
   /** close — FIN both sides after their queued bytes, discard what still arrives, destroy CLOSE_GRACE_MS later (pools/long-lived.ts). */
   close(reason: CloseReason): void {
-    if (!this.#open || this.#closing !== undefined || this.#done) return;
-    this.#closing = reason;
-    const client = this.#client;
-    const up = this.#upstream as ConnSocket;
-    client.end();
-    up.end();
-    client.resume();
-    up.resume();
-    this.#graceTimer = setTimeout(destroyAfterGrace, CLOSE_GRACE_MS, this);
+    // Before the upstream connected there is nothing to close gracefully (and the connection is not attached yet).
+    if (this.#closing === undefined) this.#splice?.close(reason);
   }
 
-  /** forceClose — the grace period of a graceful close ran out. */
-  forceClose(): void {
-    this.#graceTimer = undefined;
-    this.#destroy(this.#closing ?? 'error');
-  }
-
-  /** destroy — cut both sockets now (listener shutdown of connections that never opened). */
+  /** destroy — cut both sockets now (listener shutdown; also of connections that never opened). */
   destroy(): void {
     this.#destroy('shutdown');
   }
 
-  #destroy(reason: CloseReason | 'idle' | 'error'): void {
+  #destroy(reason: SpliceCloseReason): void {
+    const splice = this.#splice;
+    if (splice !== undefined) {
+      splice.destroy(reason);
+      return;
+    }
     this.#closing ??= reason;
     this.#client.destroy();
     this.#upstream?.destroy();
-  }
-
-  /**
-   * #afterClose — one side closed. A clean close (its FIN was read and passed
-   * on, and ours to it flushed) leaves the other side to flush and close by
-   * itself; any other close means the stream is broken: destroy the other.
-   */
-  #afterClose(closed: Socket, other: Socket | undefined): void {
-    if (other !== undefined && !other.destroyed && !(closed.readableEnded && closed.writableFinished)) other.destroy();
-    this.#maybeDone();
   }
 
   #endInflight(): void {
@@ -352,13 +284,10 @@ export class TcpConnection implements LongLivedConnection, PickContext {
   #maybeDone(): void {
     if (this.#done || !this.#clientClosed || !this.#upstreamClosed) return;
     this.#done = true;
-    if (this.#ageTimer !== undefined) clearTimeout(this.#ageTimer);
-    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
-    this.#ageTimer = this.#graceTimer = undefined;
     this.#client[kConn] = undefined;
     if (this.#upstream !== undefined) this.#upstream[kConn] = undefined;
     this.#endInflight();
-    if (this.#open) this.#pool.main.detachLongLived(this.#server as UpstreamServer, this);
+    if (this.#splice !== undefined) this.#pool.main.detachLongLived(this.#server as UpstreamServer, this);
     this.#settings.done(this);
   }
 }
