@@ -48,6 +48,12 @@ export interface ForwardContext {
 
 /** addConnectionTokens — add the lowercase header names a Connection value lists (except close/keep-alive). */
 function addConnectionTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
+  // Nearly every Connection header is exactly one of these two, naming no header: no split, no Set.
+  const len = value.length;
+  if (len === 10 || len === 5) {
+    const v = value.toLowerCase();
+    if (v === 'keep-alive' || v === 'close') return into;
+  }
   for (const t of value.split(',')) {
     const v = t.trim().toLowerCase();
     if (v !== '' && v !== 'close' && v !== 'keep-alive') (into ??= new Set()).add(v);

@@ -243,3 +243,13 @@ t.test('h2RequestHeaders drops pseudo-headers and turns :authority into Host', a
   const up = upstreamHeaders(h2RequestHeaders(raw), ctx);
   t.notOk(up.some((h, i) => i % 2 === 0 && h.startsWith(':')), 'nothing pseudo reaches upstreamHeaders');
 });
+
+t.test('the common Connection values (keep-alive, close, any case) name no header; a list still does', async (t) => {
+  for (const value of ['keep-alive', 'Keep-Alive', 'close', 'CLOSE', 'keep-alivf', 'x-internal']) {
+    const out = downstreamHeaders(['Connection', value, 'X-Internal', 'secret', 'keep-alivf', 'v', 'Content-Type', 'text/plain'].map((s) => Buffer.from(s)));
+    const names = out.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    t.ok(names.includes('content-type'), `${value}: ordinary header kept`);
+    t.equal(names.includes('x-internal'), value !== 'x-internal', `${value}: X-Internal dropped only when named`);
+    t.equal(names.includes('keep-alivf'), value !== 'keep-alivf', `${value}: a 10-character token that is not keep-alive is honoured`);
+  }
+});
