@@ -24,12 +24,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { killAllNow, stopAll } from './lib/children.js';
 import { runLoad, type LoadGenerator } from './lib/load.js';
-import { findBinary } from './lib/native.js';
+import { findBinary, startNative } from './lib/native.js';
+import { nginxConfig } from './lib/nginx.js';
 import { treeCpuSeconds, treeRssKiB } from './lib/procstat.js';
 import { say } from './lib/say.js';
 import { median, percentile } from './lib/stats.js';
 import { AdminSwitcher, runFlipLoad } from './lib/switch-load.js';
-import { ensureBuilt, startSwitchyard, type RunningSwitchyard } from './lib/switchyard.js';
+import { ensureBuilt, freePort, startSwitchyard, type RunningSwitchyard } from './lib/switchyard.js';
 import { startUpstreams } from './lib/upstreams.js';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
@@ -47,7 +48,9 @@ interface Round {
 }
 
 interface TargetResult {
+  /** 0 for the nginx reference. */
   readonly workers: number;
+  readonly label: string;
   readonly rounds: Round[];
   switchFailed: number;
   switchRequests: number;
@@ -99,21 +102,29 @@ async function main(argv: readonly string[]): Promise<void> {
   const nginx = findBinary('nginx', process.env.BENCH_NGINX);
   const upstreamKind = nginx === undefined ? 'node' : 'nginx';
   const ups = await startUpstreams({ kind: upstreamKind, root: ROOT, tempDir, logDir: LOGS, nginx });
-  const targets: { sy: RunningSwitchyard; result: TargetResult }[] = [];
+  const targets: { url: string; pid: number; sy: RunningSwitchyard | undefined; result: TargetResult }[] = [];
   for (const workers of [1, o.workers]) {
     const sy = await startSwitchyard({ root: ROOT, dir: tempDir, bluePort: ups.blue.port, greenPort: ups.green.port, cpus: undefined, logDir: LOGS, workers, name: `switchyard-w${workers}` });
-    targets.push({ sy, result: { workers, rounds: [], switchFailed: 0, switchRequests: 0, switchMs: [] } });
+    targets.push({ url: sy.url, pid: sy.child.pid, sy, result: { workers, label: `Switchyard, workers: ${workers}`, rounds: [], switchFailed: 0, switchRequests: 0, switchMs: [] } });
   }
-  say(`upstreams: ${upstreamKind}; targets: workers 1 and ${o.workers}; load: ${gen.kind}, ${o.connections} connections, unpinned`);
+  // The reference, under the same (unpinned) conditions: nginx with one worker, keep-alive to the upstream.
+  if (nginx !== undefined) {
+    const port = await freePort();
+    const dir = join(tempDir, 'peer-nginx');
+    const child = await startNative({ name: 'nginx', kind: 'nginx', binary: nginx, dir, config: nginxConfig({ port, upstreamPort: ups.blue.port, dir, asRoot: process.getuid?.() === 0 }), port, cpus: undefined, logDir: LOGS });
+    targets.push({ url: `http://127.0.0.1:${port}`, pid: child.pid, sy: undefined, result: { workers: 0, label: 'nginx, 1 worker', rounds: [], switchFailed: 0, switchRequests: 0, switchMs: [] } });
+  }
+  say(`upstreams: ${upstreamKind}; targets: ${targets.map((x) => x.result.label).join('; ')}; load: ${gen.kind}, ${o.connections} connections, unpinned`);
   // Warm-up, unmeasured: JIT, upstream connections, both workers' pools.
-  for (const { sy } of targets) await runLoad(gen, spec(sy.url, o.connections, 2));
+  for (const { url } of targets) await runLoad(gen, spec(url, o.connections, 2));
   for (let r = 0; r < o.rounds; r++) {
-    const order = r % 2 === 0 ? targets : [...targets].reverse();
-    for (const { sy, result } of order) {
-      const cpu0 = treeCpuSeconds(sy.child.pid);
-      const { result: load } = await runLoad(gen, spec(sy.url, o.connections, o.durationS));
-      const cpu1 = treeCpuSeconds(sy.child.pid);
-      const rss = treeRssKiB(sy.child.pid);
+    // Rotated each round, so drift on this shared machine hits every target alike.
+    const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
+    for (const { url, pid, result } of order) {
+      const cpu0 = treeCpuSeconds(pid);
+      const { result: load } = await runLoad(gen, spec(url, o.connections, o.durationS));
+      const cpu1 = treeCpuSeconds(pid);
+      const rss = treeRssKiB(pid);
       result.rounds.push({
         rps: load.rps,
         p99Ms: load.p99Ms,
@@ -121,26 +132,35 @@ async function main(argv: readonly string[]): Promise<void> {
         rssMiB: rss === undefined ? undefined : rss / 1024,
         errors: load.non2xx + load.socketErrors,
       });
-      say(`round ${r + 1}: workers ${result.workers}: ${Math.round(load.rps)} req/s`);
+      say(`round ${r + 1}: ${result.label}: ${Math.round(load.rps)} req/s`);
     }
   }
   if (o.switches > 0) {
     for (const { sy, result } of targets) {
+      if (sy === undefined) continue;
       const switcher = new AdminSwitcher(sy.adminUrl);
       const run = await runFlipLoad(gen, switcher, { proxyUrl: sy.url, connections: o.connections, switches: o.switches, spacingMs: 25, durationS: o.durationS });
       await switcher.close();
       result.switchFailed = run.load.non2xx + run.load.socketErrors + run.calls.filter((c) => c.status !== 200).length;
       result.switchRequests = run.load.requests;
       result.switchMs = run.calls.map((c) => c.ms);
-      say(`switch run: workers ${result.workers}: ${run.calls.length} switches, ${result.switchFailed} failed, admin p99 ${percentile(result.switchMs, 99).toFixed(1)} ms`);
+      say(`switch run: ${result.label}: ${run.calls.length} switches, ${result.switchFailed} failed, admin p99 ${percentile(result.switchMs, 99).toFixed(1)} ms`);
     }
   }
-  for (const { sy } of targets) await sy.child.stop(15_000);
+  for (const { sy } of targets) await sy?.child.stop(15_000);
   await stopAll();
   const md = report(targets.map((x) => x.result), o, { upstreamKind, loadgen: gen.kind, elapsedS: (Date.now() - t0) / 1000 });
   mkdirSync(OUT, { recursive: true });
   writeFileSync(join(OUT, 'workers.md'), `${md}\n`);
   process.stdout.write(`${md}\n`);
+}
+
+/** roundRatio — median over rounds of a's req/s ÷ b's in the same round. */
+function roundRatio(a: TargetResult, b: TargetResult): number {
+  const n = Math.min(a.rounds.length, b.rounds.length);
+  const ratios: number[] = [];
+  for (let i = 0; i < n; i++) ratios.push(a.rounds[i]!.rps / b.rounds[i]!.rps);
+  return median(ratios);
 }
 
 function spec(url: string, connections: number, durationS: number): Parameters<typeof runLoad>[1] {
@@ -151,26 +171,30 @@ function report(results: readonly TargetResult[], o: { rounds: number; durationS
   const med = (r: TargetResult, f: (x: Round) => number | undefined): number => median(r.rounds.map(f).filter((v): v is number => v !== undefined));
   const base = results[0];
   const lines = [
-    `# Switchyard multi-core: workers 1 vs ${results[1]?.workers ?? '?'}`,
+    `# Switchyard multi-core: workers 1 vs ${results[1]?.workers ?? '?'}${results.some((r) => r.workers === 0) ? ', nginx (1 worker) as reference' : ''}`,
     '',
     `- ${new Date().toISOString()}; ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}); Node ${process.version}; load average at end ${loadavg()[0]?.toFixed(2)}`,
     `- command: \`npm run bench:workers -- --rounds ${o.rounds} --duration ${o.durationS} --connections ${o.connections} --switches ${o.switches}\`; ${run.elapsedS.toFixed(0)} s`,
     `- small GET through each, ${o.connections} keep-alive connections, ${run.loadgen} (1 thread), upstreams ${run.upstreamKind}; nothing pinned: load generator, upstreams and every Switchyard process share all CPUs`,
     `- ${o.rounds} interleaved rounds of ${o.durationS} s, medians; CPU and RSS summed over the Switchyard process tree (primary + workers)`,
     '',
-    '| workers | req/s (median) | ratio to workers 1 | p99 ms | CPU µs/req (tree) | RSS MiB (tree) | errors |',
-    '|---|---|---|---|---|---|---|',
+    '| target | req/s (median) | × workers 1 | × nginx (1 worker) | p99 ms | CPU µs/req (tree) | RSS MiB (tree) | errors |',
+    '|---|---|---|---|---|---|---|---|',
   ];
+  const ref = results.find((r) => r.workers === 0);
   for (const r of results) {
     const rps = med(r, (x) => x.rps);
+    const ratio = (other: TargetResult | undefined): string => (other === undefined ? '—' : roundRatio(r, other).toFixed(2));
     lines.push(
-      `| ${r.workers} | ${Math.round(rps)} | ${base === undefined ? '' : (rps / med(base, (x) => x.rps)).toFixed(2)} | ${med(r, (x) => x.p99Ms).toFixed(2)} | ${med(r, (x) => x.cpuUsPerReq).toFixed(1)} | ${med(r, (x) => x.rssMiB).toFixed(0)} | ${r.rounds.reduce((n, x) => n + x.errors, 0)} |`,
+      `| ${r.label} | ${Math.round(rps)} | ${ratio(base)} | ${ratio(ref)} | ${med(r, (x) => x.p99Ms).toFixed(2)} | ${med(r, (x) => x.cpuUsPerReq).toFixed(1)} | ${med(r, (x) => x.rssMiB).toFixed(0)} | ${r.rounds.reduce((n, x) => n + x.errors, 0)} |`,
     );
   }
+  lines.push('', 'Ratios are medians of per-round ratios (each round measures every target back to back).');
   if (o.switches > 0) {
-    lines.push('', `Switch under load (${o.switches} switches 25 ms apart at ${o.connections} connections, exact status counting):`, '', '| workers | requests | failed | switch call p50 ms | p99 ms | max ms |', '|---|---|---|---|---|---|');
+    lines.push('', `Switch under load (${o.switches} switches 25 ms apart at ${o.connections} connections, exact status counting):`, '', '| target | requests | failed | switch call p50 ms | p99 ms | max ms |', '|---|---|---|---|---|---|');
     for (const r of results) {
-      lines.push(`| ${r.workers} | ${r.switchRequests} | ${r.switchFailed} | ${percentile(r.switchMs, 50).toFixed(1)} | ${percentile(r.switchMs, 99).toFixed(1)} | ${Math.max(...r.switchMs).toFixed(1)} |`);
+      if (r.workers === 0) continue;
+      lines.push(`| ${r.label} | ${r.switchRequests} | ${r.switchFailed} | ${percentile(r.switchMs, 50).toFixed(1)} | ${percentile(r.switchMs, 99).toFixed(1)} | ${Math.max(...r.switchMs).toFixed(1)} |`);
     }
   }
   return lines.join('\n');
