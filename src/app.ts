@@ -58,7 +58,7 @@ export interface RemoteDataPlane {
   propagate(state: RoutingState, change: RoutingChange): Promise<void>;
   /** Start the workers; resolves once every one of them listens. */
   start(): Promise<ProxyAddresses>;
-  /** True while every worker is up and listening. */
+  /** True once started, while at least one worker listens (a worker being replaced does not make the instance unready). */
   readonly ready: boolean;
   /** Public requests per second, summed over the workers. */
   requestRate(): number;

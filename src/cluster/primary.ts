@@ -134,11 +134,11 @@ export class ClusterPrimary implements RemoteDataPlane {
     cluster.on('exit', this.#onExit);
   }
 
+  /** ready — started and at least one worker listening: a worker being replaced does not take the whole instance out of rotation. */
   get ready(): boolean {
-    if (this.#stopping) return false;
-    let n = 0;
-    for (const m of this.#members.values()) if (m.listening) n++;
-    return n === this.#size;
+    if (this.#stopping || !this.#started) return false;
+    for (const m of this.#members.values()) if (m.listening) return true;
+    return false;
   }
 
   requestRate(): number {
@@ -267,7 +267,7 @@ export class ClusterPrimary implements RemoteDataPlane {
         m.addresses = message.addresses;
         this.#load.set(worker.id, message.load);
         if (this.#started) this.#log.info({ worker: m.slot, pid: worker.process.pid, generation: this.#parts.router.current.generation }, 'replacement worker listening');
-        else if (this.ready) this.#allListening?.();
+        else if ([...this.#members.values()].filter((x) => x.listening).length === this.#size) this.#allListening?.();
         return;
       }
       case 'sy:failed':

@@ -37,6 +37,8 @@ export async function runWorker(): Promise<void> {
   process.on('message', (message: unknown) => {
     if (!isMessage<ToWorker>(message)) return;
     if (message.t === 'sy:init') onInit?.(message);
+    // Stopped before it listens (the primary shuts down mid-restart): nothing to finish.
+    else if (message.t === 'sy:stop' && app === undefined) process.exit(0);
     else if (app === undefined) early.push(message);
     else handle(app, message);
   });

@@ -18,6 +18,7 @@ import { readLine, startTcpUpstream, tcpConnect } from '../helpers/tcp.js';
 import { servedCn } from '../helpers/tls.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { once, waitFor } from '../helpers/wait.js';
+import { closed, echo, openWs, startWsUpstream, wsUrl } from '../helpers/ws.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -112,6 +113,31 @@ t.test('multi-core: a raw TCP listener on both workers; connections summed in th
   t.equal(state.tcp[0]?.pools.blue?.connections, 6, 'the blue connections stay open (onSwitch: keep)');
   for (const c of open) c.destroy();
   await waitFor(async () => ((await sy.api('GET', '/api/v1/state')).json as StateBody).tcp[0]?.pools.blue?.connections === 0, { message: 'blue connections gone' });
+});
+
+t.test('multi-core: WebSockets on both workers count as blue\'s long-lived connections; onSwitch: drain closes them in every worker', async (t) => {
+  const blue = await startWsUpstream('blue-1');
+  const green = await startWsUpstream('green-1');
+  t.teardown(() => Promise.all([blue.close(), green.close()]));
+  const dir = await tempDir();
+  const config = await writeChildConfig(dir, { blue: [blue.address], green: [green.address] }, {
+    workers: 2,
+    pools: { blue: { servers: [{ address: blue.address }], onSwitch: 'drain', drainTimeoutMs: 500 }, green: { servers: [{ address: green.address }] } },
+  });
+  const sy = await spawnSwitchyard(t, config);
+  // Each WebSocket is its own connection: the primary hands them to the two workers in turn.
+  const old = await Promise.all(Array.from({ length: 8 }, () => openWs(wsUrl(sy.url))));
+  t.teardown(() => old.forEach((o) => o.ws.terminate()));
+  for (const o of old) t.equal(await echo(o.ws, 'who'), 'blue-1');
+  await waitFor(async () => ((await sy.api('GET', '/api/v1/state')).json as { pools: { blue: { longLived: number } } }).pools.blue.longLived === 8, { message: 'eight long-lived connections summed over the workers' });
+  const codes = Promise.all(old.map((o) => closed(o.ws)));
+  const res = await sy.api('POST', '/api/v1/switch', { to: 'green', wait: 'drained' });
+  t.match(res.json, { to: 'green', drained: true }, 'drained once every worker closed its share');
+  t.same(new Set(await codes), new Set([1006]), 'all eight closed by the proxy');
+  t.match((await sy.api('GET', '/api/v1/state')).json, { pools: { blue: { status: 'idle', longLived: 0 } } });
+  const fresh = await openWs(wsUrl(sy.url));
+  t.teardown(() => fresh.ws.terminate());
+  t.equal(fresh.headers['x-upstream'], 'green-1', 'a new WebSocket lands on green');
 });
 
 t.test('multi-core: POST /api/v1/reload-certs and SIGHUP reload every worker; a bad file is refused and the old certificate stays', async (t) => {
