@@ -1,21 +1,28 @@
 /**
  * bench/l4 — `npm run bench:l4`: raw TCP throughput and WebSocket message
- * throughput, direct to the upstream vs through Switchyard, in the same run.
+ * throughput, direct to the upstream vs through Switchyard vs through HAProxy
+ * in `mode tcp` (issue 4's L4 yardstick: Switchyard ≥ 0.75× HAProxy), in the
+ * same run.
  *
  * Processes: the upstreams (bench/lib/l4-upstreams.ts: TCP sink, TCP echo,
  * ws echo behind node:http) in one unpinned process; Switchyard from
  * dist/cli.js on a generated config with two `listen.tcp` listeners (sink,
  * echo) and an HTTP pool pointing at the ws server (WebSocket goes through
- * the HTTP listener's upgrade path), pinned to CPU 1; this process is the
- * client and pins itself to CPU 0 (taskset, when available).
+ * the HTTP listener's upgrade path), pinned to CPU 1; HAProxy (when installed;
+ * BENCH_HAPROXY names another binary or `none` to skip it) with one thread,
+ * `mode tcp`, one frontend per upstream (sink, echo, ws — a WebSocket through
+ * it is a plain byte pipe, no HTTP parsing), config in the temp dir, pinned to
+ * CPU 1 as well (only one proxy carries traffic at a time); this process is
+ * the client and pins itself to CPU 0 (taskset, when available).
  *
- * Tests, each run on both targets per round, rounds interleaved with the
- * target order alternating: TCP sink (N connections × M MiB, timed until the
+ * Tests, each run on every target per round, rounds interleaved with the
+ * target order rotating: TCP sink (N connections × M MiB, timed until the
  * sink has counted every byte), TCP echo (N × M/4 MiB there and back), and
  * WebSocket echo with 32 B and 64 KiB messages for a fixed window. Medians
- * over rounds, ratios as medians of per-round through/direct ratios,
- * Switchyard CPU from /proc/PID/stat per GiB (TCP) or per message (WS), and
- * the CPU other processes on the machine used during each sample.
+ * over rounds, ratios as medians of per-round ratios (Switchyard/direct,
+ * Switchyard/HAProxy), Switchyard's and HAProxy's CPU from /proc/PID/stat per
+ * GiB (TCP) or per message (WS), and the CPU other processes on the machine
+ * used during each sample.
  *
  * Output: Markdown on stdout, progress on stderr. Children are stopped on
  * exit, error and SIGINT/SIGTERM; the temp dir is removed (kept, with the
@@ -28,8 +35,10 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllNow, spawnChild, stopAll, type Child } from './lib/children.js';
+import { haproxyTcpConfig } from './lib/haproxy.js';
 import { tcpTransfer, wsEcho } from './lib/l4-client.js';
 import { describeMachine } from './lib/machine.js';
+import { findBinary, startNative, waitPort } from './lib/native.js';
 import { readCpuSeconds, readMachineBusySeconds, treeCpuSeconds } from './lib/procstat.js';
 import { say } from './lib/say.js';
 import { median } from './lib/stats.js';
@@ -66,7 +75,7 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--idle-wait') o.idleWaitS = Math.min(600, num());
     else if (a === '--quick') Object.assign(o, { rounds: 1, mib: 64, echoMib: 16, wsSeconds: 1 });
     else if (a === '--help') {
-      process.stdout.write('npm run bench:l4 [-- --rounds 3 --conns 4 --mib 256 --echo-mib 64 --ws-seconds 3 --idle-wait 180 --quick --no-wait]\n');
+      process.stdout.write('npm run bench:l4 [-- --rounds 3 --conns 4 --mib 256 --echo-mib 64 --ws-seconds 3 --idle-wait 180 --quick --no-wait]\n(BENCH_HAPROXY: another haproxy binary, or "none" to skip the HAProxy target)\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
@@ -158,7 +167,10 @@ log:
 }
 
 type TestId = 'tcp-sink' | 'tcp-echo' | 'ws-32' | 'ws-64k';
-type Target = 'direct' | 'switchyard';
+type Target = 'direct' | 'switchyard' | 'haproxy';
+
+/** The L4 target of issue 4: Switchyard's TCP throughput at least this fraction of HAProxy `mode tcp`'s. */
+const HAPROXY_GOAL = 0.75;
 
 interface Sample {
   readonly test: TestId;
@@ -170,11 +182,11 @@ interface Sample {
   readonly msgPerS: number | undefined;
   readonly bytes: number;
   readonly messages: number | undefined;
-  /** WS: echoes over the whole sample (warm-up included), the span Switchyard's CPU is read over. */
+  /** WS: echoes over the whole sample (warm-up included), the span the proxy's CPU is read over. */
   readonly allMessages: number | undefined;
   readonly seconds: number;
-  /** Switchyard CPU seconds during the sample (through only). */
-  readonly syCpu: number | undefined;
+  /** CPU seconds of the proxy carrying the sample (Switchyard or HAProxy; undefined for direct). */
+  readonly proxyCpu: number | undefined;
   /** CPU % of the whole machine used by processes other than the bench's own. */
   readonly otherPct: number | undefined;
 }
@@ -193,8 +205,12 @@ async function main(): Promise<void> {
   say(`dist: ${built}`);
   const idle = await waitForIdleMachine(opts.idleWaitS);
   say(idle);
+  const haproxyBin = findBinary('haproxy', process.env.BENCH_HAPROXY);
+  const hpEnv = process.env.BENCH_HAPROXY ?? '';
+  const haproxySkipped = haproxyBin !== undefined ? undefined : hpEnv === 'none' ? 'BENCH_HAPROXY=none' : hpEnv !== '' ? `BENCH_HAPROXY=${hpEnv} not found` : 'not installed';
+  if (haproxySkipped !== undefined) say(`HAProxy skipped: ${haproxySkipped}`);
   // Before pinning: availableParallelism() follows this process's affinity.
-  const machine = describeMachine(root, undefined, { nginx: undefined, haproxy: undefined });
+  const machine = describeMachine(root, undefined, { nginx: undefined, haproxy: haproxyBin });
   const cpus = availableParallelism();
   const pin = hasTaskset();
   if (pin) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
@@ -225,11 +241,15 @@ async function main(): Promise<void> {
     });
     await waitReadyz(sy, `http://127.0.0.1:${ports.admin}`, dir);
     say('upstreams and Switchyard ready');
+    const hp = haproxyBin === undefined ? undefined : await startHaproxy(haproxyBin, dir, pin, ready);
+    if (hp !== undefined) say('HAProxy (mode tcp) ready');
 
-    const addr = {
+    const addr: Record<Target, { sink: number; echo: number; ws: string }> = {
       direct: { sink: ready.port, echo: ready.echoPort, ws: `ws://127.0.0.1:${ready.wsPort}/` },
       switchyard: { sink: ports.sinkL, echo: ports.echoL, ws: `ws://127.0.0.1:${ports.http}/` },
-    } as const;
+      haproxy: hp === undefined ? { sink: 0, echo: 0, ws: '' } : { sink: hp.ports.sink, echo: hp.ports.echo, ws: `ws://127.0.0.1:${hp.ports.ws}/` },
+    };
+    const targets: Target[] = hp === undefined ? ['direct', 'switchyard'] : ['direct', 'switchyard', 'haproxy'];
     const sinkBytes = Math.round(opts.mib * MiB);
     const echoBytes = Math.round(opts.echoMib * MiB);
     const wsMs = Math.round(opts.wsSeconds * 1000);
@@ -240,6 +260,7 @@ async function main(): Promise<void> {
       const own0 = process.cpuUsage();
       const up0 = treeCpuSeconds(up.pid);
       const sy0 = readCpuSeconds(sy.pid);
+      const hp0 = hp === undefined ? 0 : treeCpuSeconds(hp.child.pid);
       const w0 = process.hrtime.bigint();
       let mibPerS: number;
       let msgPerS: number | undefined;
@@ -258,42 +279,64 @@ async function main(): Promise<void> {
       }
       const wall = Number(process.hrtime.bigint() - w0) / 1e9;
       const sy1 = readCpuSeconds(sy.pid);
+      const hp1 = hp === undefined ? 0 : treeCpuSeconds(hp.child.pid);
       const up1 = treeCpuSeconds(up.pid);
       const own = process.cpuUsage(own0);
       const busy1 = readMachineBusySeconds();
-      const syCpu = target === 'switchyard' && sy0 !== undefined && sy1 !== undefined ? sy1 - sy0 : undefined;
+      const syCpu = sy0 !== undefined && sy1 !== undefined ? sy1 - sy0 : undefined;
+      const hpCpu = hp0 !== undefined && hp1 !== undefined ? hp1 - hp0 : undefined;
+      const proxyCpu = target === 'switchyard' ? syCpu : target === 'haproxy' ? hpCpu : undefined;
       let otherPct: number | undefined;
-      if (busy0 !== undefined && busy1 !== undefined && sy0 !== undefined && sy1 !== undefined && up0 !== undefined && up1 !== undefined) {
-        const ours = (own.user + own.system) / 1e6 + (sy1 - sy0) + (up1 - up0);
+      if (busy0 !== undefined && busy1 !== undefined && syCpu !== undefined && hpCpu !== undefined && up0 !== undefined && up1 !== undefined) {
+        const ours = (own.user + own.system) / 1e6 + syCpu + hpCpu + (up1 - up0);
         otherPct = (Math.max(0, busy1 - busy0 - ours) / (wall * cpus)) * 100;
       }
-      return { test, target, round, mibPerS, msgPerS, bytes, messages, allMessages, seconds, syCpu, otherPct };
+      return { test, target, round, mibPerS, msgPerS, bytes, messages, allMessages, seconds, proxyCpu, otherPct };
     };
 
     const tests: TestId[] = ['tcp-sink', 'tcp-echo', 'ws-32', 'ws-64k'];
-    say('warm-up (short run of every test on both targets)');
-    for (const test of tests) for (const target of ['direct', 'switchyard'] as const) await runOne(test, target, 0, true);
+    say(`warm-up (short run of every test on ${targets.join(', ')})`);
+    for (const test of tests) for (const target of targets) await runOne(test, target, 0, true);
 
     const samples: Sample[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
-      const order: Target[] = round % 2 === 1 ? ['direct', 'switchyard'] : ['switchyard', 'direct'];
+      // Rotate: round 1 d,s,h; round 2 s,h,d; round 3 h,d,s (two targets: alternate, as before).
+      const order = targets.map((_, i) => targets[(i + round - 1) % targets.length] as Target);
       for (const test of tests) {
         for (const target of order) {
           const s = await runOne(test, target, round, false);
           samples.push(s);
-          say(`round ${round} ${test} ${target}: ${s.mibPerS.toFixed(1)} MiB/s${s.msgPerS !== undefined ? `, ${Math.round(s.msgPerS)} msg/s` : ''}${s.syCpu !== undefined ? `, Switchyard CPU ${s.syCpu.toFixed(2)} s` : ''}, other load ${s.otherPct?.toFixed(0) ?? 'n/a'} %`);
+          say(`round ${round} ${test} ${target}: ${s.mibPerS.toFixed(1)} MiB/s${s.msgPerS !== undefined ? `, ${Math.round(s.msgPerS)} msg/s` : ''}${s.proxyCpu !== undefined ? `, ${s.target === 'haproxy' ? 'HAProxy' : 'Switchyard'} CPU ${s.proxyCpu.toFixed(2)} s` : ''}, other load ${s.otherPct?.toFixed(0) ?? 'n/a'} %`);
         }
       }
     }
     const errors = syLogErrors(sy.lines);
     const elapsed = (Date.now() - t0) / 1000;
-    process.stdout.write(report({ opts, samples, machine, pin, quiet: `${quiet}; ${idle}`, built, startedAt, elapsed, errors, loadAtStart: loadavg()[0] ?? 0 }));
+    process.stdout.write(report({ opts, samples, machine, pin, quiet: `${quiet}; ${idle}`, built, startedAt, elapsed, errors, loadAtStart: loadavg()[0] ?? 0, haproxySkipped }));
     ok = true;
   } finally {
     await stopAll();
     if (ok) rmSync(dir, { recursive: true, force: true });
     else say(`run failed; logs and config kept in ${dir}`);
   }
+}
+
+/**
+ * startHaproxy — HAProxy `mode tcp` in front of the three upstreams (sink, echo,
+ * ws), config and log in the run's temp dir, pinned to CPU 1 like Switchyard;
+ * resolves once every frontend accepts connections.
+ */
+async function startHaproxy(binary: string, dir: string, pin: boolean, up: { port: number; echoPort: number; wsPort: number }): Promise<{ child: Child; ports: { sink: number; echo: number; ws: number } }> {
+  const ports = { sink: await freePort(), echo: await freePort(), ws: await freePort() };
+  const config = haproxyTcpConfig([
+    { name: 'sink', port: ports.sink, upstreamPort: up.port },
+    { name: 'echo', port: ports.echo, upstreamPort: up.echoPort },
+    { name: 'ws', port: ports.ws, upstreamPort: up.wsPort },
+  ]);
+  const child = await startNative({ name: 'haproxy', kind: 'haproxy', binary, dir: join(dir, 'haproxy'), config, port: ports.sink, cpus: pin ? '1' : undefined, logDir: dir });
+  await waitPort(child, ports.echo, 10_000, join(dir, 'haproxy.log'));
+  await waitPort(child, ports.ws, 10_000, join(dir, 'haproxy.log'));
+  return { child, ports };
 }
 
 async function waitReadyz(sy: Child, adminUrl: string, dir: string): Promise<void> {
@@ -342,62 +385,87 @@ function report(r: {
   elapsed: number;
   errors: number;
   loadAtStart: number;
+  /** Why HAProxy was not measured, or undefined when it was. */
+  haproxySkipped: string | undefined;
 }): string {
   const { opts, samples, machine } = r;
+  const hpOn = r.haproxySkipped === undefined;
+  const skipped = 'skipped';
   const pick = (test: TestId, target: Target): Sample[] => samples.filter((s) => s.test === test && s.target === target);
-  const ratio = (test: TestId, f: (s: Sample) => number): number =>
+  /** ratio — median over rounds of f(num)/f(den) for `test`, both measured in the same round. */
+  const ratio = (test: TestId, num: Target, den: Target, f: (s: Sample) => number): number =>
     median(
       [...new Set(samples.map((s) => s.round))].flatMap((round) => {
-        const d = samples.find((s) => s.test === test && s.target === 'direct' && s.round === round);
-        const t = samples.find((s) => s.test === test && s.target === 'switchyard' && s.round === round);
+        const d = samples.find((s) => s.test === test && s.target === den && s.round === round);
+        const t = samples.find((s) => s.test === test && s.target === num && s.round === round);
         return d !== undefined && t !== undefined ? [f(t) / f(d)] : [];
       }),
     );
   const range = (xs: number[], d = 0): string => `${fmt(Math.min(...xs), d)}–${fmt(Math.max(...xs), d)}`;
+  const withRange = (xs: number[]): string => `${fmt(median(xs))} (${range(xs)})`;
+  // Echo moves every byte through the proxy twice (both directions): CPU per GiB of payload sent.
+  const cpuPerGiB = (xs: readonly Sample[]): number => median(xs.map((s) => (s.proxyCpu ?? NaN) / (s.bytes / 2 ** 30)));
+  const cpuPerMsg = (xs: readonly Sample[]): number => median(xs.map((s) => ((s.proxyCpu ?? NaN) / (s.allMessages ?? NaN)) * 1e6));
   const other = samples.map((s) => s.otherPct).filter((v): v is number => v !== undefined);
   const lines: string[] = [];
-  lines.push(`Command: \`npm run bench:l4\`${process.argv.length > 2 ? ` (args: ${process.argv.slice(2).join(' ')})` : ''}, started ${r.startedAt.toISOString().replace(/\.\d+Z$/, 'Z')}, ${r.elapsed.toFixed(0)} s (after the wait). ${opts.rounds} interleaved rounds (target order alternating), medians; ratio = median of per-round through/direct ratios.`);
+  lines.push(
+    `Command: \`npm run bench:l4\`${process.argv.length > 2 ? ` (args: ${process.argv.slice(2).join(' ')})` : ''}, started ${r.startedAt.toISOString().replace(/\.\d+Z$/, 'Z')}, ${r.elapsed.toFixed(0)} s (after the wait). ${opts.rounds} interleaved rounds (target order rotating over ${hpOn ? 'direct, Switchyard, HAProxy' : 'direct, Switchyard'}), medians; each ratio = median of per-round ratios (Switchyard/direct${hpOn ? ', Switchyard/HAProxy' : ''}).`,
+  );
   lines.push('');
-  lines.push(`Machine: ${machine.cpus} CPUs (\`nproc\`), ${machine.cpuModel}, Linux ${machine.kernel}, Node ${machine.node}, ws ${wsVersion()}, Switchyard ${machine.switchyard} (dist ${r.built}; ${machine.git}). Pinning: ${r.pin ? 'taskset — client (this process) on CPU 0, Switchyard on CPU 1, upstreams unpinned' : 'none (taskset not available)'}. Loopback only.`);
+  lines.push(`Machine: ${machine.cpus} CPUs (\`nproc\`), ${machine.cpuModel}, Linux ${machine.kernel}, Node ${machine.node}, ws ${wsVersion()}, Switchyard ${machine.switchyard} (dist ${r.built}; ${machine.git}). Pinning: ${r.pin ? `taskset — client (this process) on CPU 0, ${hpOn ? 'Switchyard and HAProxy on CPU 1 (one carries traffic at a time)' : 'Switchyard on CPU 1'}, upstreams unpinned` : 'none (taskset not available)'}. Loopback only.`);
+  lines.push('');
+  lines.push(
+    hpOn
+      ? `HAProxy: ${machine.haproxy ?? 'version unknown'}, \`mode tcp\`, \`nbthread 1\`, one frontend per upstream (sink, echo, ws), no logging, no health checks, no splicing — a TCP byte pipe, not an HTTP-aware proxy: the WebSocket rows through it forward the upgrade and frames as opaque bytes, while Switchyard parses the upgrade on its HTTP listener. Issue 4's L4 target: Switchyard ≥ ${HAPROXY_GOAL}× HAProxy on the TCP tests.`
+      : `HAProxy: ${skipped} (${r.haproxySkipped ?? ''}); its columns are marked "${skipped}".`,
+  );
   lines.push('');
   lines.push(`Other benchmarks: ${r.quiet}. Other load (CPU of processes outside this bench, % of all CPUs, per sample): median ${fmt(median(other), 1)} %, max ${fmt(Math.max(...other), 1)} %; load average ${r.loadAtStart.toFixed(2)} at the end. Switchyard warnings/errors logged: ${r.errors}.`);
   lines.push('');
   lines.push(`### TCP (listen.tcp), ${opts.conns} parallel connections`);
   lines.push('');
-  lines.push('| test | direct MiB/s (median, range) | through Switchyard MiB/s (median, range) | through/direct | Switchyard CPU s per GiB sent |');
-  lines.push('| --- | ---: | ---: | ---: | ---: |');
+  lines.push('| test | direct MiB/s (median, range) | through Switchyard MiB/s (median, range) | through/direct | HAProxy tcp MiB/s (median, range) | Switchyard/HAProxy | Switchyard CPU s per GiB sent | HAProxy CPU s per GiB sent |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const goal: string[] = [];
   for (const [test, label] of [
     ['tcp-sink', `sink: ${fmt(opts.mib)} MiB per connection, one way`],
     ['tcp-echo', `echo: ${fmt(opts.echoMib)} MiB per connection there and back (counted once)`],
   ] as const) {
     const d = pick(test, 'direct').map((s) => s.mibPerS);
     const t = pick(test, 'switchyard');
-    const tv = t.map((s) => s.mibPerS);
-    // Echo moves every byte through Switchyard twice (both directions): CPU per GiB of payload sent.
-    const cpuPerGiB = median(t.map((s) => (s.syCpu ?? NaN) / (s.bytes / 2 ** 30)));
-    lines.push(`| ${label} | ${fmt(median(d))} (${range(d)}) | ${fmt(median(tv))} (${range(tv)}) | **${fmt(ratio(test, (s) => s.mibPerS), 2)}** | ${fmt(cpuPerGiB, 2)} |`);
+    const h = pick(test, 'haproxy');
+    const vsHp = ratio(test, 'switchyard', 'haproxy', (s) => s.mibPerS);
+    if (hpOn) goal.push(`${test} ${fmt(vsHp, 2)} (${vsHp >= HAPROXY_GOAL ? 'met' : 'not met'})`);
+    lines.push(
+      `| ${label} | ${withRange(d)} | ${withRange(t.map((s) => s.mibPerS))} | **${fmt(ratio(test, 'switchyard', 'direct', (s) => s.mibPerS), 2)}** | ${hpOn ? withRange(h.map((s) => s.mibPerS)) : skipped} | ${hpOn ? `**${fmt(vsHp, 2)}**` : skipped} | ${fmt(cpuPerGiB(t), 2)} | ${hpOn ? fmt(cpuPerGiB(h), 2) : skipped} |`,
+    );
   }
   lines.push('');
-  lines.push(`### WebSocket echo (HTTP listener, upgrade path), one client, ${fmt(opts.wsSeconds, 1)} s window per sample`);
+  lines.push(hpOn ? `Issue 4 L4 target (Switchyard/HAProxy ≥ ${HAPROXY_GOAL}): ${goal.join('; ')}.` : `Issue 4 L4 target (Switchyard/HAProxy ≥ ${HAPROXY_GOAL}): not checked, HAProxy ${skipped}.`);
   lines.push('');
-  lines.push('| message size | direct msg/s | direct MiB/s | through msg/s | through MiB/s | through/direct | Switchyard CPU µs per echoed msg |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  lines.push(`### WebSocket echo (Switchyard: HTTP listener, upgrade path; HAProxy: mode tcp byte pipe), one client, ${fmt(opts.wsSeconds, 1)} s window per sample`);
+  lines.push('');
+  lines.push('| message size | direct msg/s | direct MiB/s | through msg/s | through MiB/s | through/direct | HAProxy msg/s | HAProxy MiB/s | Switchyard/HAProxy | Switchyard CPU µs per echoed msg | HAProxy CPU µs per echoed msg |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const [test, label] of [
     ['ws-32', '32 B'],
     ['ws-64k', '64 KiB'],
   ] as const) {
     const d = pick(test, 'direct');
     const t = pick(test, 'switchyard');
-    const cpuPerMsg = median(t.map((s) => ((s.syCpu ?? NaN) / (s.allMessages ?? NaN)) * 1e6));
+    const h = pick(test, 'haproxy');
+    const hpCells = hpOn
+      ? [fmt(median(h.map((s) => s.msgPerS ?? NaN))), fmt(median(h.map((s) => s.mibPerS)), 1), `**${fmt(ratio(test, 'switchyard', 'haproxy', (s) => s.mibPerS), 2)}**`]
+      : [skipped, skipped, skipped];
     lines.push(
-      `| ${label} | ${fmt(median(d.map((s) => s.msgPerS ?? NaN)))} | ${fmt(median(d.map((s) => s.mibPerS)), 1)} | ${fmt(median(t.map((s) => s.msgPerS ?? NaN)))} | ${fmt(median(t.map((s) => s.mibPerS)), 1)} | **${fmt(ratio(test, (s) => s.mibPerS), 2)}** | ${fmt(cpuPerMsg, 1)} |`,
+      `| ${label} | ${fmt(median(d.map((s) => s.msgPerS ?? NaN)))} | ${fmt(median(d.map((s) => s.mibPerS)), 1)} | ${fmt(median(t.map((s) => s.msgPerS ?? NaN)))} | ${fmt(median(t.map((s) => s.mibPerS)), 1)} | **${fmt(ratio(test, 'switchyard', 'direct', (s) => s.mibPerS), 2)}** | ${hpCells.join(' | ')} | ${fmt(cpuPerMsg(t), 1)} | ${hpOn ? fmt(cpuPerMsg(h), 1) : skipped} |`,
     );
   }
   lines.push('');
-  lines.push('Raw samples (round, test, target, MiB/s, msg/s, Switchyard CPU s, other load %):');
+  lines.push('Raw samples (round, test, target, MiB/s, msg/s, proxy CPU s — Switchyard or HAProxy, other load %):');
   lines.push('');
   lines.push('```');
-  for (const s of samples) lines.push(`${s.round} ${s.test.padEnd(8)} ${s.target.padEnd(10)} ${s.mibPerS.toFixed(1).padStart(8)} ${s.msgPerS === undefined ? '-' : Math.round(s.msgPerS)} ${s.syCpu?.toFixed(2) ?? '-'} ${s.otherPct?.toFixed(1) ?? 'n/a'}`);
+  for (const s of samples) lines.push(`${s.round} ${s.test.padEnd(8)} ${s.target.padEnd(10)} ${s.mibPerS.toFixed(1).padStart(8)} ${s.msgPerS === undefined ? '-' : Math.round(s.msgPerS)} ${s.proxyCpu?.toFixed(2) ?? '-'} ${s.otherPct?.toFixed(1) ?? 'n/a'}`);
   lines.push('```');
   lines.push('');
   return `${lines.join('\n')}\n`;
