@@ -33,6 +33,15 @@ interface H2Response {
   readonly stream: { readonly rstCode: number | undefined };
 }
 
+/**
+ * DumpableRequest — node:http's IncomingMessage has had `_dump()` (discard
+ * the rest of the body, keep reading the connection) for as long as it has
+ * existed; its own server calls it on unread bodies. It is not in the types.
+ */
+interface DumpableRequest {
+  readonly _dump?: () => void;
+}
+
 interface ResponseWithExchange extends ServerResponse {
   [kExchange]?: Exchange;
 }
@@ -191,7 +200,22 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
     // connections once nothing is in flight, and destroying a socket discards
     // what is still queued on it — the tail of the body for a slow client.
     this.#upstreamComplete = true;
+    // An upstream may answer before it has read the whole request body (an
+    // early 413 or 401 to an upload). undici then destroys the body stream —
+    // the client's request — and node:http, whose parser can only push into
+    // that stream, stops reading the client's connection for good: its next
+    // request would hang. Node discards an unread body itself when a response
+    // finishes first; doing so now, before undici's destroy, keeps the
+    // connection usable. (HTTP/1 only: an h2 request is its own stream.)
+    if (!this.#bodyless && !this.#h2 && !this.req.complete) this.#discardRestOfBody();
     this.res.end();
+  }
+
+  #discardRestOfBody(): void {
+    const dump = (this.req as DumpableRequest)._dump;
+    if (typeof dump === 'function') dump.call(this.req);
+    // Without it (a future Node), close the connection after this answer rather than leave it stuck.
+    else this.res.shouldKeepAlive = false;
   }
 
   onError(err: Error): void {
