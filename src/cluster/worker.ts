@@ -54,9 +54,15 @@ export async function runWorker(): Promise<void> {
   applyHealth(built, init.healthy, 'initial state from the primary');
   forwardEjections(built);
   app = built;
+  // Changes that came while it was being built, before any listener binds (a stop cannot be
+  // among them: one that arrives before the app exists exits at once).
   for (const m of early.splice(0)) handle(built, m);
+  const starting = built.start();
+  // A stop must wait for the listeners: closing a server whose listen node:cluster is still
+  // completing with the primary crashes inside Node (listenOnPrimaryHandle).
+  listening = starting.catch(() => undefined);
   try {
-    await built.start();
+    await starting;
   } catch (err) {
     send({ t: 'sy:failed', message: (err as Error).message });
     process.exit(1);
@@ -64,6 +70,9 @@ export async function runWorker(): Promise<void> {
   send({ t: 'sy:listening', addresses: { ...built.addresses }, load: load(built) });
   startLoadReports(built);
 }
+
+/** listening — settles once this worker's start() has (bound or failed). */
+let listening: Promise<unknown> = Promise.resolve();
 
 function handle(app: App, m: ToWorker): void {
   switch (m.t) {
@@ -88,7 +97,7 @@ function handle(app: App, m: ToWorker): void {
       return;
     case 'sy:stop':
       // Load reports go on while it drains: the primary's state view shows the drain.
-      void app.stop().then(
+      void listening.then(() => app.stop()).then(
         (clean) => process.exit(clean ? 0 : 1),
         () => process.exit(1),
       );
