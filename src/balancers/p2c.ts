@@ -2,7 +2,7 @@
  * balancers/p2c — power of two (weighted) random choices.
  *
  * Draws two distinct candidates with probability proportional to weight and
- * sends the request to the one with the lower `inflight / weight`. Two random
+ * sends the request to the one with the lower `(inflight + longLived) / weight`. Two random
  * choices avoid least-conn's herd behaviour (many proxies all sending to the
  * same momentarily idlest server) while still steering away from loaded ones
  * (Mitzenmacher, "The Power of Two Choices in Randomized Load Balancing").
@@ -46,8 +46,9 @@ export class PowerOfTwoChoices<T extends Pickable> implements Balancer<T> {
 
     const a = candidates[first] as T;
     const b = candidates[second] as T;
-    // Tie → the first draw, so an idle pool is spread exactly by weight.
-    return b.inflight * a.weight < a.inflight * b.weight ? b : a;
+    // Load = requests in flight + long-lived connections (see least-conn). Tie → the first draw,
+    // so an idle pool is spread exactly by weight.
+    return (b.inflight + b.longLived) * a.weight < (a.inflight + a.longLived) * b.weight ? b : a;
   }
 
   #prepare(candidates: readonly T[]): void {

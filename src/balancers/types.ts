@@ -15,8 +15,10 @@ export interface Pickable {
   readonly id: string;
   /** Effective weight, > 0 for every candidate. */
   readonly weight: number;
-  /** Requests in flight on this server right now. */
+  /** Requests in flight on this server right now (for a TCP pool: connections still connecting). */
   readonly inflight: number;
+  /** Long-lived connections open on this server (WebSocket tunnels, established raw TCP connections). */
+  readonly longLived: number;
 }
 
 /** PickContext — what a balancer may read of the request (only the hash balancer does). */

@@ -92,7 +92,7 @@ export class TcpConnection implements LongLivedConnection, PickContext, SpliceOw
   #upstream: ConnSocket | undefined;
   #tried: UpstreamServer[] | undefined;
   #attempts = 0;
-  /** The current server counts this connection in its `inflight` (connecting or open). */
+  /** The current server counts this connection in its `inflight` (while connecting). */
   #inflight = false;
   /** Set once the upstream connected: from then on it owns both sockets' events. */
   #splice: SocketSplice | undefined;
@@ -185,6 +185,9 @@ export class TcpConnection implements LongLivedConnection, PickContext, SpliceOw
     server.passive?.recordSuccess();
     this.#pool.counters(server).connections++;
     this.#pool.main.attachLongLived(server, this);
+    // From connecting to established: the connection now counts as long-lived, no longer in
+    // flight, so least-conn weighs each connection once (inflight + longLived), as for WebSockets.
+    this.#endInflight();
     // The splice takes the sockets' events over: ours go first so that none is handled twice.
     up.off('error', onSocketError);
     up.off('close', onUpstreamClose);

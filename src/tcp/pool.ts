@@ -6,9 +6,8 @@
  * (so `onSwitch`, `drainTimeoutMs`, `idle` and `"wait":"drained"` cover TCP
  * exactly as they cover WebSocket tunnels).
  *
- * On the TCP pool's servers `inflight` counts connections (connecting or
- * open), which is what `least-conn` weighs; `longLived` counts established
- * connections. Byte and connection counters are plain numbers exported at
+ * On the TCP pool's servers `inflight` counts connections still connecting
+ * and `longLived` established ones; `least-conn` weighs their sum. Byte and connection counters are plain numbers exported at
  * scrape time.
  */
 import type { TcpCheck, TcpPoolConfig, ProxyConfig } from '../config/types.js';

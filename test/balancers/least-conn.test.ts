@@ -61,3 +61,13 @@ t.test('returns the only candidate and undefined for none', async (t) => {
   t.equal(b.pick([only], CTX), only);
   t.equal(b.pick([], CTX), undefined);
 });
+
+t.test('long-lived connections (WebSockets, raw TCP) count like requests in flight', async (t) => {
+  const b = new WeightedLeastInflight<Srv>();
+  // a: 0 requests but 50 open WebSockets; b: 3 requests. b is the less loaded.
+  const list = [srv('a', 1, 0, 50), srv('b', 1, 3, 0)];
+  for (let i = 0; i < 5; i++) t.equal(b.pick(list, CTX)?.id, 'b', `pick ${i + 1}`);
+  // Weighted: a has 10× the weight, so 50 long-lived there is lighter than 6 here.
+  const weighted = [srv('a', 10, 0, 50), srv('b', 1, 6, 0)];
+  t.equal(b.pick(weighted, CTX)?.id, 'a');
+});

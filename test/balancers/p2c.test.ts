@@ -91,3 +91,10 @@ t.test('returns the only candidate and undefined for none', async (t) => {
   t.equal(b.pick([only], CTX), only);
   t.equal(b.pick([], CTX), undefined);
 });
+
+t.test('long-lived connections count as load: a server holding WebSockets loses to one with a few requests', async (t) => {
+  // a: 0 requests + 20 long-lived; b: 2 requests. With two servers both are always drawn.
+  const list = [srv('a', 1, 0, 20), srv('b', 1, 2, 0)];
+  const b = new PowerOfTwoChoices<Srv>(mulberry32(7));
+  for (let i = 0; i < 20; i++) t.equal(b.pick(list, CTX)?.id, 'b');
+});

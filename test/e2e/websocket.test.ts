@@ -293,3 +293,24 @@ t.test('shutdown closes long-lived connections at the shutdown deadline and stil
   t.ok(performance.now() - started >= 250, 'they were given until the deadline');
   await waitFor(() => blue.wss.clients.size === 0, { message: 'upstream sides closed' });
 });
+
+t.test('least-conn sends new WebSockets to the server with the fewest open ones', async (t) => {
+  const one = await startWsUpstream('blue-1');
+  const two = await startWsUpstream('blue-2');
+  t.teardown(() => Promise.all([one.close(), two.close()]));
+  const sy = await startSwitchyard(t, { blue: { balance: 'least-conn', servers: [one.address, two.address] } });
+  // blue-2 out of rotation while six WebSockets open: they all land on blue-1.
+  t.equal((await sy.api('POST', `/api/v1/pools/blue/servers/${two.address}/state`, { state: 'maint' })).status, 200);
+  const first = await Promise.all(Array.from({ length: 6 }, () => openWs(wsUrl(sy.url))));
+  t.teardown(() => first.forEach((o) => o.ws.terminate()));
+  t.same(first.map((o) => o.headers['x-upstream']), Array(6).fill('blue-1'));
+  // Back in rotation with nothing open: the next six go to blue-2 (a plain rotation would split them 3/3).
+  t.equal((await sy.api('POST', `/api/v1/pools/blue/servers/${two.address}/state`, { state: 'ready' })).status, 200);
+  const next: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const o = await openWs(wsUrl(sy.url));
+    t.teardown(() => o.ws.terminate());
+    next.push(String(o.headers['x-upstream']));
+  }
+  t.same(next, Array(6).fill('blue-2'), 'each new WebSocket goes to the server with fewer open tunnels');
+});
