@@ -16,8 +16,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { killAllNow, stopAll } from './lib/children.js';
+import { stopAll } from './lib/children.js';
 import { runLoad, type LoadGenerator } from './lib/load.js';
+import { optionsOrExit, runBench, tempDirs } from './lib/main.js';
 import { findBinary } from './lib/native.js';
 import { readMemory } from './lib/procstat.js';
 import { say } from './lib/say.js';
@@ -52,15 +53,11 @@ function int(value: string | undefined, name: string, fallback: number, min: num
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  let o: { seconds: number; every: number; connections: number };
-  try {
+  const o = optionsOrExit(() => {
     const { values } = parseArgs({ args: [...argv], strict: true, options: { seconds: { type: 'string' }, every: { type: 'string' }, connections: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
     if (values.help === true) throw new Error(USAGE);
-    o = { seconds: int(values.seconds, '--seconds', 120, 10, 1800), every: int(values.every, '--every', 10, 1, 600), connections: int(values.connections, '--connections', 64, 1, 10_000) };
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message === USAGE ? '' : `bench: ${(err as Error).message}\n\n`}${USAGE}\n`);
-    process.exit(2);
-  }
+    return { seconds: int(values.seconds, '--seconds', 120, 10, 1800), every: int(values.every, '--every', 10, 1, 600), connections: int(values.connections, '--connections', 64, 1, 10_000) };
+  }, USAGE);
   rmSync(LOGS, { recursive: true, force: true });
   mkdirSync(LOGS, { recursive: true });
   const pin = existsSync(TASKSET) && availableParallelism() >= 2;
@@ -117,16 +114,4 @@ function report(points: readonly Point[], rps: number, errors: number, o: { seco
   return lines.join('\n');
 }
 
-const tempDirs: string[] = [];
-process.on('SIGINT', () => void stopAll(2_000).finally(() => process.exit(130)));
-process.on('SIGTERM', () => void stopAll(2_000).finally(() => process.exit(130)));
-process.on('exit', () => {
-  killAllNow();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-main(process.argv.slice(2)).catch(async (err: unknown) => {
-  say(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  await stopAll(2_000);
-  process.exit(1);
-});
+runBench(main);

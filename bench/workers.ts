@@ -22,8 +22,9 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { killAllNow, stopAll } from './lib/children.js';
+import { stopAll } from './lib/children.js';
 import { runLoad, type LoadGenerator } from './lib/load.js';
+import { optionsOrExit, runBench, tempDirs } from './lib/main.js';
 import { findBinary, startNative } from './lib/native.js';
 import { nginxConfig } from './lib/nginx.js';
 import { treeCpuSeconds, treeRssKiB } from './lib/procstat.js';
@@ -72,25 +73,21 @@ function positiveInt(value: string | undefined, name: string, fallback: number, 
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  let o: { rounds: number; durationS: number; connections: number; switches: number; workers: number };
-  try {
+  const o = optionsOrExit(() => {
     const { values } = parseArgs({
       args: [...argv],
       strict: true,
       options: { rounds: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' }, switches: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
     if (values.help === true) throw new Error(USAGE);
-    o = {
+    return {
       rounds: positiveInt(values.rounds, '--rounds', 5),
       durationS: positiveInt(values.duration, '--duration', 3),
       connections: positiveInt(values.connections, '--connections', 64),
       switches: positiveInt(values.switches, '--switches', 50, 0),
       workers: positiveInt(values.workers, '--workers', 2, 2),
     };
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message === USAGE ? '' : `bench: ${(err as Error).message}\n\n`}${USAGE}\n`);
-    process.exit(2);
-  }
+  }, USAGE);
   const t0 = Date.now();
   rmSync(LOGS, { recursive: true, force: true });
   mkdirSync(LOGS, { recursive: true });
@@ -200,16 +197,4 @@ function report(results: readonly TargetResult[], o: { rounds: number; durationS
   return lines.join('\n');
 }
 
-const tempDirs: string[] = [];
-process.on('SIGINT', () => void stopAll(2_000).finally(() => process.exit(130)));
-process.on('SIGTERM', () => void stopAll(2_000).finally(() => process.exit(130)));
-process.on('exit', () => {
-  killAllNow();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-main(process.argv.slice(2)).catch(async (err: unknown) => {
-  say(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  await stopAll(2_000);
-  process.exit(1);
-});
+runBench(main);
