@@ -206,7 +206,8 @@ export class Exchange implements Dispatcher.DispatchHandler, PickContext {
     // that stream, stops reading the client's connection for good: its next
     // request would hang. Node discards an unread body itself when a response
     // finishes first; doing so now, before undici's destroy, keeps the
-    // connection usable. (HTTP/1 only: an h2 request is its own stream.)
+    // connection usable. (HTTP/1 only: an h2 request is its own stream, and
+    // ending it leaves the session serving; tested in e2e/http2.)
     if (!this.#bodyless && !this.#h2 && !this.req.complete) this.#discardRestOfBody();
     this.res.end();
   }

@@ -174,3 +174,28 @@ t.test('shutdown sends h2 clients a GOAWAY and lets their open streams finish', 
   t.equal(res.body.toString(), 'blue');
   t.equal(await stopped, true, 'clean stop');
 });
+
+t.test('an early upstream answer to an h2 upload reaches the client, and the session stays usable', async (t) => {
+  const { session } = await setup(t);
+  const stream = session.request({ ':method': 'POST', ':path': '/status/413', 'content-length': String(MiB) });
+  stream.on('error', () => undefined);
+  const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    let status = 0;
+    let body = '';
+    stream.on('response', (h) => {
+      status = Number(h[':status']);
+    });
+    stream.setEncoding('utf8').on('data', (c: string) => {
+      body += c;
+    });
+    stream.on('end', () => resolve({ status, body }));
+    stream.on('close', () => resolve({ status, body }));
+    stream.on('error', reject);
+  });
+  // Only part of the body: the upstream answers before the rest is sent.
+  stream.write(Buffer.alloc(64 * 1024, 0x61));
+  const got = await answer;
+  t.same(got, { status: 413, body: 'blue' }, 'the early 413 and its body arrived');
+  const next = await h2Request(session, { ':path': '/' });
+  t.equal(next.status, 200, 'the session serves the next stream');
+});
