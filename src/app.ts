@@ -8,16 +8,14 @@
  * routing and health come from the primary, see cluster/worker.ts).
  *
  * Start: restore state → start health checks → bind proxy listeners (or
- * start the workers) → bind admin. Stop: refuse new proxy requests and upgrades → stop accepting → wait
- * for in-flight requests (bounded by shutdown.timeoutMs) → close the
- * long-lived (upgraded) connections still open at that deadline → cut what is
- * left → stop health → close upstream pools → flush state and logs.
+ * start the workers) → bind admin. Stop: the proxy listeners' graceful stop
+ * (proxy/listeners.ts; or the workers') → stop health → close upstream pools
+ * → flush state and logs.
  */
-import { createServer, type Server } from 'node:http';
-import { Server as NetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminServer } from './admin/server.js';
-import type { HostPort, SwitchyardConfig } from './config/types.js';
+import type { SwitchyardConfig } from './config/types.js';
 import { EventBus } from './events.js';
 import { ActiveHealthChecker } from './health/active.js';
 import { PassiveEjector } from './health/passive.js';
@@ -25,15 +23,9 @@ import { createLogger, flushLogs, type Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { RequestRate } from './metrics/rate.js';
 import { DrainTracker } from './pools/drain.js';
-import { CLOSE_GRACE_MS } from './pools/long-lived.js';
 import { ServerPool } from './pools/pool.js';
-import type { ProxyContext } from './proxy/context.js';
-import { ProxyHandler } from './proxy/handler.js';
-import { UpgradeHandler, type UpgradeSettings } from './proxy/upgrade.js';
+import { formatAddress, ProxyListeners, type ProxyAddresses } from './proxy/listeners.js';
 import { Router } from './routing/router.js';
-import { TlsListener } from './tls/listener.js';
-import { PemError } from './tls/pem.js';
-import { SwitchyardError } from './errors.js';
 import type { CertReloadResult } from './admin/context.js';
 import { TcpListener } from './tcp/listener.js';
 import type { TcpPool } from './tcp/pool.js';
@@ -45,8 +37,7 @@ import type { RoutingState } from './routing/snapshot.js';
 /** AppRole — what this process does (see the module comment). */
 export type AppRole = 'single' | 'primary' | 'worker';
 
-/** ProxyAddresses — where the proxy listeners are bound (all but the admin API). */
-export type ProxyAddresses = Omit<Addresses, 'admin'>;
+export type { ProxyAddresses };
 
 /**
  * RemoteDataPlane — the proxy workers as the primary sees them
@@ -95,14 +86,9 @@ export interface AppOptions {
 }
 
 /** Addresses — where each listener actually bound (ports resolved when 0 was asked). */
-export interface Addresses {
-  readonly http: string;
+export interface Addresses extends ProxyAddresses {
+  /** The admin API ('' in a multi-core worker, which has none). */
   readonly admin: string;
-  readonly preview: string | undefined;
-  /** Raw TCP listeners by name (listen.tcp[].name → host:port). */
-  readonly tcp: Readonly<Record<string, string>>;
-  /** listen.https listeners, in config order. */
-  readonly https: readonly string[];
 }
 
 /** App — a running (or startable) Switchyard. */
@@ -180,89 +166,11 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
         { logger: log.child({ component: 'health' }) },
       );
 
-  const accessLog = config.log.access === 'off' ? 0 : config.log.access === 'on' ? 1 : config.log.sampleRate;
-  const unrouted = metrics.poolStats('');
-  const proxyLog = log.child({ component: 'proxy' });
-  const upgradeSettings: UpgradeSettings = {
-    protocols: config.proxy.upgradeProtocols,
-    idleTimeoutMs: config.proxy.upgradeIdleTimeoutMs,
-    maxAgeMs: config.proxy.maxConnectionAgeMs,
-  };
-  const makeHandlers = (kind: 'public' | 'preview', proto: 'http' | 'https' = 'http', http2 = false): { handler: ProxyHandler; upgrades: UpgradeHandler } => {
-    const ctx: ProxyContext = {
-      kind,
-      proto,
-      http2,
-      poolHeader: config.proxy.poolHeader,
-      trustForwarded: config.proxy.trustForwardedHeaders,
-      maxAttempts: 1 + config.proxy.retries,
-      accessLog,
-      log: proxyLog,
-      maintenancePage: Buffer.from(config.maintenance.page),
-      retryAfterSeconds: config.maintenance.retryAfterSeconds,
-    };
-    return { handler: new ProxyHandler(router, ctx, unrouted, rate), upgrades: new UpgradeHandler(router, ctx, upgradeSettings, unrouted, rate) };
-  };
-  const listeners: { kind: 'public' | 'preview'; bind: HostPort; handler: ProxyHandler; upgrades: UpgradeHandler; server: Server }[] = [];
-  const addListener = (kind: 'public' | 'preview', bind: HostPort): void => {
-    const { handler, upgrades } = makeHandlers(kind);
-    const server = createServer(
-      {
-        keepAliveTimeout: config.proxy.clientKeepAliveMs,
-        headersTimeout: config.proxy.clientHeadersTimeoutMs,
-        // Uploads and long downloads may legitimately take long; idle sockets are cut by `timeout` below.
-        requestTimeout: 0,
-      },
-      handler.onRequest,
-    );
-    server.timeout = Math.max(config.proxy.idleTimeoutMs, config.proxy.firstByteTimeoutMs) + 1000;
-    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (!socket.writable || err.code === 'ECONNRESET') {
-        socket.destroy();
-        return;
-      }
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    });
-    upgrades.attach(server);
-    listeners.push({ kind, bind, handler, upgrades, server });
-  };
-  if (proxies) {
-    addListener('public', config.listen.http);
-    if (config.listen.preview !== undefined) addListener('preview', config.listen.preview);
-  }
-  const tlsListeners = !proxies
-    ? []
-    : config.listen.https.map((l) => {
-        const { handler, upgrades } = makeHandlers(l.preview ? 'preview' : 'public', 'https', l.http2);
-        const tls = new TlsListener(
-          l,
-          { onRequest: handler.onRequest, attachUpgrades: (server) => upgrades.attach(server, 'secureConnection') },
-          {
-            keepAliveTimeout: config.proxy.clientKeepAliveMs,
-            headersTimeout: config.proxy.clientHeadersTimeoutMs,
-            idleTimeout: Math.max(config.proxy.idleTimeoutMs, config.proxy.firstByteTimeoutMs) + 1000,
-          },
-        );
-        return { tls, handler, upgrades };
-      });
-  const tlsLog = log.child({ component: 'tls' });
-  const reloadLocalCerts = (): CertReloadResult => {
-    // All or nothing across listeners: every new set is built before any is swapped.
-    let commits: (() => void)[];
-    try {
-      commits = tlsListeners.map((l) => l.tls.certs.prepare());
-    } catch (err) {
-      const message = err instanceof PemError ? err.message : (err as Error).message;
-      tlsLog.error({ err: message }, 'certificate reload refused; the previous certificates stay in force');
-      throw new SwitchyardError('SY_ERR_CERT_RELOAD', `certificate reload refused: ${message}`, { cause: err });
-    }
-    for (const commit of commits) commit();
-    const files = tlsListeners.flatMap((l) => l.tls.certs.files);
-    tlsLog.info({ listeners: tlsListeners.length, files: files.length }, 'certificates reloaded');
-    return { listeners: tlsListeners.length, files };
-  };
-  const reloadCerts = async (): Promise<CertReloadResult> => (remote === undefined ? reloadLocalCerts() : remote.reloadCerts());
+  // This process's own proxy listeners (single, worker); the primary's are its workers'.
+  const proxy = !proxies
+    ? undefined
+    : new ProxyListeners({ config, router, pools, tcpListeners, unrouted: metrics.poolStats(''), rate, log, runsTcpChecks: controls });
+  const reloadCerts = async (): Promise<CertReloadResult> => (remote !== undefined ? remote.reloadCerts() : (proxy?.reloadCerts() ?? { listeners: 0, files: [] }));
 
   if (role === 'primary') {
     if (options.dataPlane === undefined) throw new Error('role primary needs a dataPlane');
@@ -286,70 +194,6 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
 
   let addresses: Addresses | undefined;
   let stopping: Promise<boolean> | undefined;
-
-  /** bindProxies — this process's own proxy listeners (single, worker). */
-  const bindProxies = async (): Promise<ProxyAddresses> => {
-    const bound: Record<string, string> = {};
-    for (const l of listeners) {
-      await listen(l.server, l.bind);
-      bound[l.kind] = formatAddress(l.server.address() as AddressInfo);
-    }
-    const tcpBound: Record<string, string> = {};
-    // A worker's TCP listeners leave the probes to the primary.
-    for (const l of tcpListeners) tcpBound[l.name] = await l.start(controls);
-    const https: string[] = [];
-    for (const l of tlsListeners) https.push(await l.tls.listen());
-    return { http: bound.public as string, preview: bound.preview, tcp: tcpBound, https };
-  };
-
-  /** stopProxies — refuse, drain and close this process's own listeners; true when every request finished in time. */
-  const stopProxies = async (): Promise<boolean> => {
-    const longLived = (): number => pools.reduce((n, p) => n + p.longLived, 0);
-    log.info({ inflight: pools.reduce((n, p) => n + p.inflight, 0), longLived: longLived() }, 'shutting down: finishing in-flight requests');
-    drains.close();
-    for (const l of listeners) {
-      l.handler.close();
-      l.upgrades.close();
-      // Stop accepting, but without http.Server#close()'s idle sweep: Node
-      // counts a connection idle once res.end() was called, even while the
-      // tail of that response is still queued for a slow client, and
-      // destroying it then truncates the response. Idle keep-alive
-      // connections stay until in-flight reaches 0 (a request on one gets
-      // the 503 + Connection: close answer) and are closed below.
-      NetServer.prototype.close.call(l.server);
-    }
-    for (const l of tcpListeners) l.close();
-    for (const l of tlsListeners) {
-      l.handler.close();
-      l.upgrades.close();
-      l.tls.stopAccepting();
-    }
-    const deadline = config.shutdown.timeoutMs;
-    const started = Date.now();
-    const finished = (await Promise.all(pools.map((p) => p.waitIdle(deadline, 'requests')))).every(Boolean);
-    if (!finished) log.warn({ inflight: pools.reduce((n, p) => n + p.inflight, 0) }, 'shutdown deadline reached; cutting remaining requests');
-    // Long-lived (upgraded) connections have no natural end: they may finish
-    // by themselves until the same deadline, then both of their sockets are
-    // ended (destroyed CLOSE_GRACE_MS later at the latest). They do not make
-    // a shutdown unclean: closing them is the expected outcome.
-    if (longLived() > 0) {
-      const left = Math.max(0, deadline - (Date.now() - started));
-      await Promise.all(pools.map((p) => p.waitIdle(left)));
-      const open = longLived();
-      if (open > 0) {
-        log.info({ longLived: open }, 'shutdown deadline reached; closing long-lived connections');
-        for (const p of pools) p.closeLongLived('shutdown');
-        await Promise.all(pools.map((p) => p.waitIdle(CLOSE_GRACE_MS + 500)));
-      }
-    }
-    // In-flight counts a response until it is flushed, so nothing complete is cut here.
-    for (const l of listeners) {
-      l.server.closeAllConnections();
-      l.server.close(); // also stops http's connection-checking timer
-    }
-    for (const l of tlsListeners) l.tls.closeAll();
-    return finished;
-  };
 
   const app: App = {
     config,
@@ -376,7 +220,7 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
       health?.start();
       // The primary runs the TCP listeners' probes without binding them (its workers do).
       if (role === 'primary') for (const l of tcpListeners) l.health.start();
-      const proxyAddresses = remote === undefined ? await bindProxies() : await remote.start();
+      const proxyAddresses = remote !== undefined ? await remote.start() : await (proxy as ProxyListeners).bind();
       let adminAddress = '';
       if (admin !== undefined) {
         await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
@@ -394,7 +238,8 @@ export async function createApp(config: SwitchyardConfig, options: AppOptions = 
     requestRate: () => remote?.requestRate() ?? rate.perSecond(),
     stop(): Promise<boolean> {
       stopping ??= (async () => {
-        const finished = remote === undefined ? await stopProxies() : await remote.stop();
+        drains.close();
+        const finished = remote !== undefined ? await remote.stop() : await (proxy as ProxyListeners).stop();
         await health?.stop();
         await Promise.all(tcpListeners.map((l) => l.stop()));
         rate.close();
@@ -438,19 +283,4 @@ function observePool(pool: ServerPool, bus: EventBus, poolLog: Logger, wiring: P
 interface PoolWiring {
   /** Give each server a PassiveEjector (false on the multi-core primary, which proxies nothing). */
   readonly passive: boolean;
-}
-
-function listen(server: Server, bind: HostPort): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(new Error(`cannot listen on ${bind.host}:${bind.port}: ${err.message}`));
-    server.once('error', onError);
-    server.listen(bind.port, bind.host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-function formatAddress(a: AddressInfo): string {
-  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
